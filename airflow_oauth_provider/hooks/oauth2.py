@@ -1,0 +1,268 @@
+"""The OAuth 2.0 hook: an ``oauth2`` connection → a grant, a token store, and authenticated HTTP calls."""
+
+from __future__ import annotations
+
+import logging
+import time
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlsplit, urlunsplit
+
+import requests
+from airflow.providers.common.compat.sdk import BaseHook, mask_secret
+from requests.auth import AuthBase
+
+from airflow_oauth_provider.client_auth import client_auth_for
+from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError
+from airflow_oauth_provider.grants import grant_for
+from airflow_oauth_provider.settings import OAuth2Settings, check_transport
+from airflow_oauth_provider.tokens.store import TokenStore
+from airflow_oauth_provider.transport import send_token_request
+
+if TYPE_CHECKING:
+    from airflow_oauth_provider.grants import Grant
+    from airflow_oauth_provider.tokens.token import Token
+
+__all__ = ["OAuth2BearerAuth", "OAuth2Hook"]
+
+log = logging.getLogger(__name__)
+
+
+class OAuth2Hook(BaseHook):
+    """
+    Call an OAuth 2.0 protected API with tokens obtained, cached, refreshed and persisted for you.
+
+    Nothing is looked up until a token or a request is needed.
+
+    :param oauth2_conn_id: the ``oauth2`` connection (API base URL in host, client_id in login,
+        client_secret in password, grant settings in extra).
+    """
+
+    conn_name_attr: ClassVar[str] = "oauth2_conn_id"
+    default_conn_name: ClassVar[str] = "oauth2_default"
+    conn_type: ClassVar[str] = "oauth2"
+    hook_name: ClassVar[str] = "OAuth 2.0"
+
+    def __init__(self, oauth2_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.oauth2_conn_id = oauth2_conn_id
+
+    # -- configuration -------------------------------------------------------------------------
+
+    @cached_property
+    def settings(self) -> OAuth2Settings:
+        """The connection, read and validated; its secrets registered with the masker."""
+        conn = self.get_connection(self.oauth2_conn_id)
+        if conn.conn_type and conn.conn_type != self.conn_type:
+            raise OAuth2ConfigError(
+                "conn_type", f"connection {self.oauth2_conn_id!r} is of type {conn.conn_type!r}, expected 'oauth2'"
+            )
+        settings = OAuth2Settings.from_connection(conn)
+        for secret in (settings.client_secret, settings.private_key, settings.refresh_token):
+            if secret:
+                mask_secret(secret)
+        return settings
+
+    @cached_property
+    def grant(self) -> Grant:
+        """The grant the connection names."""
+        return grant_for(self.settings, client_auth_for(self.settings))
+
+    @cached_property
+    def store(self) -> TokenStore:
+        """The token store for this connection (persisted and locked when the grant needs it)."""
+        settings = self.settings
+        backend = None
+        if settings.persist_token:
+            from airflow_oauth_provider.tokens.backends import backend_for
+
+            backend = backend_for(settings)
+        return TokenStore(
+            settings.token_key,
+            backend=backend,
+            leeway=settings.leeway,
+            lock_timeout=settings.lock_timeout,
+            conn_id=self.oauth2_conn_id,
+        )
+
+    @cached_property
+    def _token_session(self) -> requests.Session:
+        return requests.Session()
+
+    # -- tokens -------------------------------------------------------------------------------
+
+    def _obtain(self, current: Token | None) -> Token:
+        """Refresh ``current`` when it has a refresh token, else run the connection's grant."""
+        if current is not None and current.refresh_token:
+            request = self.grant.refresh_request(current)
+            previous: str | None = current.refresh_token
+        else:
+            request = self.grant.initial_request()
+            previous = self.settings.refresh_token if self.settings.grant_type == "refresh_token" else None
+        log.info("Requesting a token for %r (%s)", self.oauth2_conn_id, request.param("grant_type"))
+        token = send_token_request(self._token_session, request, self.settings, previous_refresh_token=previous)
+        self._mask(token)
+        return token
+
+    @staticmethod
+    def _mask(token: Token) -> None:
+        mask_secret(token.access_token)
+        if token.refresh_token:
+            mask_secret(token.refresh_token)
+
+    def get_token(self, *, rejected: Token | None = None) -> Token:
+        """
+        A valid access token: cached, refreshed by a sibling, or newly obtained.
+
+        :param rejected: a token the API refused; it is never returned again.
+        """
+        token = self.store.get(self._obtain, rejected=rejected)
+        self._mask(token)
+        return token
+
+    def get_access_token(self) -> str:
+        """The access token string of :meth:`get_token`."""
+        return self.get_token().access_token
+
+    # -- HTTP -----------------------------------------------------------------------------------
+
+    def get_session(self) -> requests.Session:
+        """A ``requests.Session`` that sends the bearer token and refreshes once on a 401."""
+        session = requests.Session()
+        session.auth = OAuth2BearerAuth(self)
+        session.headers.update(self.settings.headers)
+        session.verify = self.settings.verify
+        if self.settings.proxies:
+            session.proxies.update(self.settings.proxies)
+        return session
+
+    def url_from_endpoint(self, endpoint: str | None) -> str:
+        """
+        The full URL of ``endpoint`` under the connection's host.
+
+        An absolute URL is accepted only on the connection's own origin, so that the bearer
+        token is never sent to another host (e.g. a ``next`` link elsewhere).
+        """
+        base = self.settings.base_url
+        endpoint = endpoint or ""
+        if "://" in endpoint:
+            if base and _origin(endpoint) != _origin(base):
+                raise OAuth2ConfigError(
+                    "endpoint",
+                    f"{_strip_query(endpoint)} is not on the connection's host {base}; "
+                    "the bearer token is only sent to that origin",
+                )
+            url = endpoint
+        elif base:
+            url = base + "/" + endpoint.lstrip("/") if endpoint else base
+        else:
+            raise OAuth2ConfigError("host", f"connection {self.oauth2_conn_id!r} has no host (the API base URL)")
+        check_transport(url, "endpoint", self.settings.allow_insecure_http)
+        return url
+
+    def run(
+        self,
+        method: str = "GET",
+        endpoint: str | None = None,
+        data: dict[str, Any] | str | bytes | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        extra_options: dict[str, Any] | None = None,
+        **request_kwargs: Any,
+    ) -> requests.Response:
+        """
+        Call the API like ``HttpHook.run``, with the bearer token handled.
+
+        :param method: the HTTP method.
+        :param endpoint: path under the connection's host (or an absolute URL on the same origin).
+        :param data: form data or raw body.
+        :param json: a JSON body.
+        :param params: query parameters.
+        :param headers: extra request headers.
+        :param extra_options: ``timeout``, ``verify``, ``proxies``, ``allow_redirects``, ``stream``,
+            ``cert`` and ``check_response`` (default true: raise :class:`OAuth2HttpError` on >= 400).
+        :param request_kwargs: passed to ``requests.Session.request``.
+        """
+        options = dict(extra_options or {})
+        check_response = options.pop("check_response", True)
+        options.setdefault("timeout", self.settings.timeout)
+        url = self.url_from_endpoint(endpoint)
+        session = self.get_session()
+        response = session.request(
+            method.upper(), url, data=data, json=json, params=params, headers=headers, **options, **request_kwargs
+        )
+        if check_response:
+            self.check_response(response)
+        return response
+
+    @staticmethod
+    def check_response(response: requests.Response) -> None:
+        """Raise :class:`OAuth2HttpError` for a status >= 400 (the body is not logged: it may hold data)."""
+        if response.status_code >= 400:
+            raise OAuth2HttpError(response.status_code, response.reason or "", _strip_query(response.url))
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Obtain a token through the same store path as tasks; report grant, expiry and scopes, never a token."""
+        try:
+            token = self.get_token()
+        except OAuth2Error as err:
+            return False, str(err)
+        expiry = "unknown" if token.expires_at is None else f"in {token.expires_at - time.time():.0f} s"
+        scope = " ".join(token.scope) if token.scope else "(not stated)"
+        return True, f"Token obtained with {self.settings.grant_type}; expires {expiry}; scope: {scope}"
+
+
+class OAuth2BearerAuth(AuthBase):
+    """
+    ``requests`` auth: adds ``Authorization: Bearer`` and, on a 401, refreshes once and retries once.
+
+    The refreshed token goes through the hook's store, so a sibling's newer token is used
+    rather than a second refresh.
+    """
+
+    def __init__(self, hook: OAuth2Hook) -> None:
+        self.hook = hook
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        token = self.hook.get_token()
+        request.headers["Authorization"] = f"Bearer {token.access_token}"
+        request._oauth2_token = token  # type: ignore[attr-defined]
+        body = request.body
+        request._oauth2_body_pos = body.tell() if hasattr(body, "tell") else None  # type: ignore[union-attr,attr-defined]
+        request.register_hook("response", self._handle_401)  # type: ignore[no-untyped-call]
+        return request
+
+    def _handle_401(self, response: requests.Response, **kwargs: Any) -> requests.Response:
+        request = response.request
+        if response.status_code != 401 or getattr(request, "_oauth2_retried", False):
+            return response
+        position = getattr(request, "_oauth2_body_pos", None)
+        if position is not None:
+            request.body.seek(position)  # type: ignore[union-attr]
+        elif request.body is not None and not isinstance(request.body, (str, bytes)):
+            return response  # a streamed body cannot be sent twice
+        log.info("API answered 401 for %r; refreshing the token once and retrying", self.hook.oauth2_conn_id)
+        response.content  # noqa: B018 - drain so the connection can be reused
+        response.close()
+        retry = request.copy()
+        token = self.hook.get_token(rejected=getattr(request, "_oauth2_token", None))
+        retry.headers["Authorization"] = f"Bearer {token.access_token}"
+        retry._oauth2_retried = True  # type: ignore[attr-defined]
+        retry._oauth2_token = token  # type: ignore[attr-defined]
+        assert response.connection is not None
+        new_response: requests.Response = response.connection.send(retry, **kwargs)
+        new_response.history.append(response)
+        new_response.request = retry
+        return new_response
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return (parts.scheme, (parts.hostname or "").lower(), port)
+
+
+def _strip_query(url: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))

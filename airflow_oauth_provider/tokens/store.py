@@ -1,0 +1,238 @@
+"""
+The token store: the single-flight path, and the only code that reads or writes a persisted token.
+
+``TokenStore.get(obtain)``:
+
+1. In-process cache hit, not within leeway of expiry → return it. No I/O.
+2. Otherwise take this process's lock for the key, then the backend's cross-process lock
+   (bounded by ``lock_timeout``).
+3. Re-read the persisted record under the lock, bypassing every cache: a sibling may have
+   refreshed. Still valid → use it.
+4. Call ``obtain(current)`` (a refresh, or the connection's grant). Persist ``version + 1``
+   *before* the new token is used or the lock released; read it back and check the version.
+5. On ``invalid_grant``: re-read once more; a newer version → use it; otherwise raise
+   :class:`OAuth2ReauthorizationRequired`. A newer record is never overwritten by an older one.
+
+The store knows nothing of grants: the hook hands it ``obtain``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Protocol
+
+from airflow_oauth_provider.exceptions import (
+    OAuth2LockTimeout,
+    OAuth2ReauthorizationRequired,
+    OAuth2TokenError,
+    OAuth2TokenStoreError,
+)
+from airflow_oauth_provider.tokens.token import Token
+
+if TYPE_CHECKING:
+    import contextlib
+
+__all__ = ["LockedRecord", "TokenBackend", "TokenStore", "clear_process_cache"]
+
+log = logging.getLogger(__name__)
+
+Obtain = Callable[[Token | None], Token]
+
+SAVE_ATTEMPTS = 3
+
+
+class LockedRecord(Protocol):
+    """The persisted record of one key, accessible only while its lock is held."""
+
+    def load(self) -> Token | None:
+        """Read the record, bypassing every cache; ``None`` when nothing is stored."""
+
+    def save(self, token: Token) -> None:
+        """Write the record (the caller has set its version)."""
+
+
+class TokenBackend(Protocol):
+    """Where tokens persist and how their keys are locked across processes."""
+
+    #: A short name for logs and ``status`` (e.g. ``metadata``, ``sql:lock_db``).
+    name: str
+
+    def locked(self, key: str, timeout: float) -> contextlib.AbstractContextManager[LockedRecord]:
+        """
+        Hold the cross-process lock for ``key`` and give access to its record.
+
+        :raises OAuth2LockTimeout: when the lock cannot be had within ``timeout`` seconds.
+        """
+
+
+# Process-wide: every hook instance for the same key shares one cache entry and one lock.
+_cache: dict[str, Token] = {}
+_thread_locks: dict[str, threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def clear_process_cache() -> None:
+    """Forget every cached token in this process (tests, or after ``revoke``)."""
+    with _registry_lock:
+        _cache.clear()
+
+
+def _thread_lock(key: str) -> threading.Lock:
+    with _registry_lock:
+        return _thread_locks.setdefault(key, threading.Lock())
+
+
+class TokenStore:
+    """
+    Tokens for one key (one connection), shared by every hook in the process.
+
+    :param key: the token key (the Variable name when persisted).
+    :param backend: persistence and cross-process locking; ``None`` keeps tokens in this process only.
+    :param leeway: refresh this many seconds before expiry (capped at half the token lifetime).
+    :param lock_timeout: the longest wait for a lock, in seconds.
+    :param conn_id: the connection, for messages.
+    :param clock: returns the current epoch time; injectable for tests.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        *,
+        backend: TokenBackend | None = None,
+        leeway: float = 60.0,
+        lock_timeout: float = 60.0,
+        conn_id: str = "",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.key = key
+        self.backend = backend
+        self.leeway = leeway
+        self.lock_timeout = lock_timeout
+        self.conn_id = conn_id or key
+        self.clock = clock
+
+    def _usable(self, token: Token | None, rejected: Token | None) -> bool:
+        if token is None:
+            return False
+        if rejected is not None and token.access_token == rejected.access_token:
+            return False
+        return not token.is_expired(self.leeway, now=self.clock())
+
+    def cached(self) -> Token | None:
+        """The token cached in this process, valid or not, without any I/O."""
+        return _cache.get(self.key)
+
+    def get(self, obtain: Obtain, *, rejected: Token | None = None) -> Token:
+        """
+        A valid token: cached, persisted by a sibling, or newly obtained.
+
+        :param obtain: ``obtain(current)`` returns a new token: a refresh when ``current`` has a
+            refresh token, else the connection's grant.
+        :param rejected: a token the API just refused (401): it is not reused, whatever its expiry.
+        """
+        token = _cache.get(self.key)
+        if self._usable(token, rejected):
+            assert token is not None
+            return token
+        thread_lock = _thread_lock(self.key)
+        if not thread_lock.acquire(timeout=self.lock_timeout):
+            raise OAuth2LockTimeout(
+                f"token lock for connection {self.conn_id!r} not acquired within {self.lock_timeout:g} s "
+                "(another thread of this process is refreshing); raise extra.lock_timeout if refreshes are slow"
+            )
+        try:
+            token = _cache.get(self.key)
+            if self._usable(token, rejected):
+                assert token is not None
+                return token
+            if self.backend is None:
+                current = token if token is not None and token.refresh_token else None
+                try:
+                    token = obtain(current)
+                except OAuth2TokenError as err:
+                    if err.error == "invalid_grant" and not isinstance(err, OAuth2ReauthorizationRequired):
+                        raise self._reauthorization_required(err) from None
+                    raise
+                _cache[self.key] = token
+                return token
+            return self._get_persisted(obtain, rejected)
+        finally:
+            thread_lock.release()
+
+    def _get_persisted(self, obtain: Obtain, rejected: Token | None) -> Token:
+        assert self.backend is not None
+        started = time.monotonic()
+        with self.backend.locked(self.key, self.lock_timeout) as record:
+            log.debug("Token lock for %r acquired in %.3f s", self.conn_id, time.monotonic() - started)
+            stored = record.load()
+            if self._usable(stored, rejected):
+                assert stored is not None
+                _cache[self.key] = stored
+                return stored
+            try:
+                new = obtain(stored if stored is not None and stored.refresh_token else None)
+            except OAuth2TokenError as err:
+                if err.error != "invalid_grant" or isinstance(err, OAuth2ReauthorizationRequired):
+                    raise
+                latest = record.load()
+                if latest is not None and (stored is None or latest.version > stored.version):
+                    _cache[self.key] = latest
+                    return latest
+                raise self._reauthorization_required(err) from None
+            version = stored.version + 1 if stored is not None else 1
+            new = new.with_version(version, updated_at=self.clock())
+            self._save_verified(record, new)
+            _cache[self.key] = new
+            return new
+
+    def _reauthorization_required(self, err: OAuth2TokenError) -> OAuth2ReauthorizationRequired:
+        detail = f": {err.error_description}" if err.error_description else ""
+        return OAuth2ReauthorizationRequired(
+            err.error,
+            err.error_description,
+            status=err.status,
+            url=err.url,
+            message=(
+                f"connection {self.conn_id!r}: the authorization server rejected the refresh token "
+                f"({err.error}{detail}); the grant was revoked, expired or replayed. Re-authorize with "
+                f"`airflow oauth2 authorize {self.conn_id}`"
+            ),
+        )
+
+    def _save_verified(self, record: LockedRecord, token: Token) -> None:
+        """Persist ``token``, read it back and check the version; retry a few times."""
+        last_error: Exception | None = None
+        for attempt in range(1, SAVE_ATTEMPTS + 1):
+            try:
+                record.save(token)
+                back = record.load()
+            except OAuth2TokenStoreError as err:
+                last_error = err
+            except Exception as err:  # a network or database error from the write path
+                last_error = err
+            else:
+                if back is not None and back.version == token.version and back.access_token == token.access_token:
+                    return
+                last_error = OAuth2TokenStoreError(
+                    f"read-back after writing {self.key!r} returned version "
+                    f"{back.version if back else None}, expected {token.version}"
+                )
+            log.warning(
+                "Saving the new token of %r failed (attempt %d/%d): %s",
+                self.conn_id,
+                attempt,
+                SAVE_ATTEMPTS,
+                type(last_error).__name__,
+            )
+            time.sleep(0.2 * attempt)
+        # Keep the token in this process so it is not lost while the process lives.
+        _cache[self.key] = token
+        raise OAuth2TokenStoreError(
+            f"connection {self.conn_id!r}: a new token (version {token.version}) was obtained but could "
+            f"not be saved to {self.key!r} after {SAVE_ATTEMPTS} attempts ({last_error}); the previous "
+            "refresh token may already be spent. Fix the store, then re-run; if the task fails with "
+            f"invalid_grant, re-authorize with `airflow oauth2 authorize {self.conn_id}`"
+        ) from last_error
