@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-__all__ = ["in_execution_context", "orm_available"]
+__all__ = ["get_connection", "in_execution_context", "orm_available"]
 
 
 def in_execution_context() -> bool:
@@ -28,3 +29,20 @@ def orm_available() -> bool:
         return False
     session = getattr(settings, "Session", None)
     return session is not None and type(session).__name__ != "BlockedDBSession"
+
+
+def get_connection(conn_id: str) -> Any:
+    """
+    Look a connection up where this process can see it.
+
+    In tasks and triggers the Task SDK asks the API server. Elsewhere (CLI, API server, tests)
+    the SDK would consult only environment variables and external secrets backends, so the
+    core lookup, which includes the metadata database, is used.
+    """
+    if orm_available():
+        from airflow.models.connection import Connection
+
+        return Connection.get_connection_from_secrets(conn_id)
+    from airflow.providers.common.compat.sdk import BaseHook
+
+    return BaseHook.get_connection(conn_id)

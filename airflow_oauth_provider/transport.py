@@ -103,14 +103,13 @@ def send_token_request(
                     "and repeating it would replay a possibly rotated refresh token",
                 )
             raise error
-        wait = (
-            error.retry_after
-            if error.retry_after is not None
-            else min(2 ** (attempt - 1), 30) * (0.5 + random.random())
-        )
-        if wait > settings.max_retry_wait:
-            error.args = (f"{error.args[0]}; the server asked to wait {wait:.0f} s, more than extra.max_retry_wait",)
+        if error.retry_after is not None and error.retry_after > settings.max_retry_wait:
+            error.args = (
+                f"{error.args[0]}; the server asked to wait {error.retry_after:.0f} s, more than extra.max_retry_wait",
+            )
             raise error
+        backoff = min(2 ** (attempt - 1), 30) * (0.5 + random.random())
+        wait = error.retry_after if error.retry_after is not None else min(backoff, settings.max_retry_wait)
         log.warning(
             "Token request for %r failed (%s); retry %d/%d in %.1f s",
             settings.conn_id,

@@ -15,6 +15,7 @@ from requests.auth import AuthBase
 from airflow_oauth_provider.client_auth import client_auth_for
 from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError
 from airflow_oauth_provider.grants import grant_for
+from airflow_oauth_provider.runtime import get_connection
 from airflow_oauth_provider.settings import OAuth2Settings, check_transport
 from airflow_oauth_provider.tokens.store import TokenStore
 from airflow_oauth_provider.transport import send_token_request
@@ -48,6 +49,11 @@ class OAuth2Hook(BaseHook):
         self.oauth2_conn_id = oauth2_conn_id
 
     # -- configuration -------------------------------------------------------------------------
+
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """The connection, looked up where this process can see it (see :func:`runtime.get_connection`)."""
+        return get_connection(conn_id)
 
     @cached_property
     def settings(self) -> OAuth2Settings:

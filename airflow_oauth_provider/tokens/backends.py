@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_oauth_provider.exceptions import OAuth2ConfigError
-from airflow_oauth_provider.runtime import in_execution_context, orm_available
+from airflow_oauth_provider.runtime import get_connection, in_execution_context, orm_available
 from airflow_oauth_provider.tokens.crypto import TokenCipher, cipher_from_config
 from airflow_oauth_provider.tokens.lock import DatabaseLock, SQLiteLock, lock_for_url
 from airflow_oauth_provider.tokens.persistence import ExecutionAPIVariables, MetadataVariables, VariableIO
@@ -136,9 +136,7 @@ def lock_connection_url(conn: Any) -> Any:
 
 
 def _sql_lock(lock_conn_id: str) -> DatabaseLock:
-    from airflow.providers.common.compat.sdk import BaseHook
-
-    conn = BaseHook.get_connection(lock_conn_id)
+    conn = get_connection(lock_conn_id)
     return lock_for_url(lock_connection_url(conn), "extra.lock_conn_id", f"connection {lock_conn_id!r}")
 
 
