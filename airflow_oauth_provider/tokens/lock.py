@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import re
 import sqlite3
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -143,12 +142,11 @@ class SQLiteLock:
     def hold(self, key: str, timeout: float) -> Iterator[None]:
         conn = sqlite3.connect(self._file(key), timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
-            started = time.monotonic()
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as err:
                 if "locked" in str(err) or "busy" in str(err):
-                    raise _timeout_error(self.description, key, time.monotonic() - started) from None
+                    raise _timeout_error(self.description, key, timeout) from None
                 raise
             try:
                 yield
