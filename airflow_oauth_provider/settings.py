@@ -169,6 +169,10 @@ _EXTRA_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "send_scope_on_refresh": _bool,
     "require_scopes": _bool,
     "headers": lambda k, v: _proxies(k, v) if isinstance(v, Mapping) else _raise(k, "an object of strings"),
+    # API-side resilience (OAuth2Hook.run): 429/503 honour Retry-After, other 5xx back off.
+    "api_retries": lambda k, v: _int(k, v),
+    "api_max_retry_wait": _positive_float,
+    "api_retry_non_idempotent": _bool,
 }
 
 
@@ -258,6 +262,9 @@ class OAuth2Settings:
     send_scope_on_refresh: bool = False
     require_scopes: bool = False
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    api_retries: int = 3
+    api_max_retry_wait: float = 60.0
+    api_retry_non_idempotent: bool = False
 
     @property
     def token_key(self) -> str:

@@ -35,7 +35,7 @@ from airflow_oauth_provider.tokens.token import Token
 if TYPE_CHECKING:
     import contextlib
 
-__all__ = ["LockedRecord", "TokenBackend", "TokenStore", "clear_process_cache"]
+__all__ = ["LockedRecord", "StoreCounters", "TokenBackend", "TokenStore", "clear_process_cache", "counters"]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +67,23 @@ class TokenBackend(Protocol):
         :raises OAuth2LockTimeout: when the lock cannot be had within ``timeout`` seconds.
         """
 
+
+class StoreCounters:
+    """What this process's stores did: read by benchmarks, tests and ``status``."""
+
+    def __init__(self) -> None:
+        self.cache_hits = 0
+        self.lock_acquisitions = 0
+        self.lock_waits: list[float] = []
+        self.obtained = 0
+        self.sibling_tokens = 0
+
+    def reset(self) -> None:
+        self.__init__()  # type: ignore[misc]
+
+
+#: Counters of this process (not locked: approximate under threads, exact per process).
+counters = StoreCounters()
 
 # Process-wide: every hook instance for the same key shares one cache entry and one lock.
 _cache: dict[str, Token] = {}
@@ -136,6 +153,7 @@ class TokenStore:
         token = _cache.get(self.key)
         if self._usable(token, rejected):
             assert token is not None
+            counters.cache_hits += 1
             return token
         thread_lock = _thread_lock(self.key)
         if not thread_lock.acquire(timeout=self.lock_timeout):
@@ -162,14 +180,44 @@ class TokenStore:
         finally:
             thread_lock.release()
 
+    def replace(self, obtain: Obtain) -> Token:
+        """
+        Store a token from a new authorization (CLI/UI consent), under the lock, as ``version + 1``.
+
+        ``obtain(current)`` runs while the lock is held (e.g. the code exchange), so no sibling
+        refreshes the old grant in between.
+        """
+        thread_lock = _thread_lock(self.key)
+        if not thread_lock.acquire(timeout=self.lock_timeout):
+            raise OAuth2LockTimeout(f"token lock for connection {self.conn_id!r} not acquired")
+        try:
+            if self.backend is None:
+                token = obtain(None)
+                _cache[self.key] = token
+                return token
+            with self.backend.locked(self.key, self.lock_timeout) as record:
+                stored = record.load()
+                new = obtain(stored)
+                counters.obtained += 1
+                new = new.with_version((stored.version if stored else 0) + 1, updated_at=self.clock())
+                self._save_verified(record, new)
+                _cache[self.key] = new
+                return new
+        finally:
+            thread_lock.release()
+
     def _get_persisted(self, obtain: Obtain, rejected: Token | None) -> Token:
         assert self.backend is not None
         started = time.monotonic()
         with self.backend.locked(self.key, self.lock_timeout) as record:
-            log.debug("Token lock for %r acquired in %.3f s", self.conn_id, time.monotonic() - started)
+            waited = time.monotonic() - started
+            counters.lock_acquisitions += 1
+            counters.lock_waits.append(waited)
+            log.debug("Token lock for %r acquired in %.3f s", self.conn_id, waited)
             stored = record.load()
             if self._usable(stored, rejected):
                 assert stored is not None
+                counters.sibling_tokens += 1
                 _cache[self.key] = stored
                 return stored
             try:
@@ -182,6 +230,7 @@ class TokenStore:
                     _cache[self.key] = latest
                     return latest
                 raise self._reauthorization_required(err) from None
+            counters.obtained += 1
             version = stored.version + 1 if stored is not None else 1
             new = new.with_version(version, updated_at=self.clock())
             self._save_verified(record, new)
