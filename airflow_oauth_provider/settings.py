@@ -125,6 +125,12 @@ def _proxies(key: str, value: Any) -> dict[str, str]:
     return dict(value)
 
 
+def _str_map(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise OAuth2ConfigError(f"extra.{key}", "must be an object whose values are strings")
+    return dict(value)
+
+
 def _url(key: str, value: Any) -> str:
     text = _str(key, value)
     parts = urlsplit(text)
@@ -168,7 +174,9 @@ _EXTRA_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "max_retry_wait": _positive_float,
     "send_scope_on_refresh": _bool,
     "require_scopes": _bool,
-    "headers": lambda k, v: _proxies(k, v) if isinstance(v, Mapping) else _raise(k, "an object of strings"),
+    "headers": _str_map,
+    "assertion_subject": _str,
+    "authorization_params": _str_map,
     # API-side resilience (OAuth2Hook.run): 429/503 honour Retry-After, other 5xx back off.
     "api_retries": lambda k, v: _int(k, v),
     "api_max_retry_wait": _positive_float,
@@ -262,6 +270,8 @@ class OAuth2Settings:
     send_scope_on_refresh: bool = False
     require_scopes: bool = False
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
+    assertion_subject: str | None = None
+    authorization_params: dict[str, str] = dataclasses.field(default_factory=dict)
     api_retries: int = 3
     api_max_retry_wait: float = 60.0
     api_retry_non_idempotent: bool = False
@@ -326,8 +336,10 @@ class OAuth2Settings:
                 raise OAuth2ConfigError("password", f"the client_secret is required for {self.client_auth_method}")
         if self.client_auth_method in ("private_key_jwt", "none") and not self.client_id:
             raise OAuth2ConfigError("login", "the client_id is required")
-        if self.client_auth_method == "private_key_jwt" and not (self.private_key or self.private_key_path):
-            raise OAuth2ConfigError("extra.private_key", "is required for private_key_jwt")
+        if (self.client_auth_method == "private_key_jwt" or self.grant_type == "jwt_bearer") and not (
+            self.private_key or self.private_key_path
+        ):
+            raise OAuth2ConfigError("extra.private_key", f"is required for {self.client_auth_method}/{self.grant_type}")
         if self.grant_type == "authorization_code" and not self.redirect_uri:
             raise OAuth2ConfigError("extra.redirect_uri", "is required for the authorization_code grant")
         for field in ("token_url", "authorization_url", "device_authorization_url", "revocation_url", "issuer"):

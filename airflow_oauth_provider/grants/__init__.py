@@ -4,55 +4,35 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2ReauthorizationRequired
-from airflow_oauth_provider.grants.base import Grant
+from airflow_oauth_provider.exceptions import OAuth2ConfigError
+from airflow_oauth_provider.grants.authorization_code import AuthorizationCodeGrant, AuthorizationRequest
+from airflow_oauth_provider.grants.base import Grant, UserGrant
 from airflow_oauth_provider.grants.client_credentials import ClientCredentialsGrant
+from airflow_oauth_provider.grants.device_code import DeviceCodeGrant
+from airflow_oauth_provider.grants.jwt_bearer import JWTBearerGrant
 from airflow_oauth_provider.grants.refresh_token import RefreshTokenGrant
 
 if TYPE_CHECKING:
     from airflow_oauth_provider.client_auth import ClientAuth
-    from airflow_oauth_provider.protocol import TokenRequest
     from airflow_oauth_provider.settings import OAuth2Settings
 
-__all__ = ["GRANTS", "ClientCredentialsGrant", "Grant", "RefreshTokenGrant", "UserGrant", "grant_for"]
-
-
-class UserGrant(Grant):
-    """
-    A grant that needs a human once (authorization code, device code).
-
-    Without a stored token there is nothing to do unattended: the error names the command.
-    """
-
-    UNATTENDED = False
-
-    def initial_request(self) -> TokenRequest:
-        conn_id = self.settings.conn_id
-        raise OAuth2ReauthorizationRequired(
-            "not_authorized",
-            message=(
-                f"connection {conn_id!r} ({self.NAME}) has no stored token: authorize it once with "
-                f"`airflow oauth2 authorize {conn_id}` (or the Connect button in the UI)"
-            ),
-        )
-
-
-class AuthorizationCodeGrant(UserGrant):
-    """Authorization code grant with PKCE (RFC 6749 §4.1, RFC 7636); the code exchange is in the CLI/UI."""
-
-    NAME = "authorization_code"
-    GRANT_TYPE = "authorization_code"
-
-
-class DeviceCodeGrant(UserGrant):
-    """Device authorization grant (RFC 8628); the device flow runs in the CLI."""
-
-    NAME = "device_code"
-    GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+__all__ = [
+    "GRANTS",
+    "AuthorizationCodeGrant",
+    "AuthorizationRequest",
+    "ClientCredentialsGrant",
+    "DeviceCodeGrant",
+    "Grant",
+    "JWTBearerGrant",
+    "RefreshTokenGrant",
+    "UserGrant",
+    "grant_for",
+]
 
 
 GRANTS: dict[str, type[Grant]] = {
-    g.NAME: g for g in (ClientCredentialsGrant, RefreshTokenGrant, AuthorizationCodeGrant, DeviceCodeGrant)
+    g.NAME: g
+    for g in (ClientCredentialsGrant, RefreshTokenGrant, AuthorizationCodeGrant, DeviceCodeGrant, JWTBearerGrant)
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from airflow_oauth_provider.exceptions import OAuth2ConfigError
+from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2ReauthorizationRequired
 from airflow_oauth_provider.protocol import TokenRequest
 
 if TYPE_CHECKING:
@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     from airflow_oauth_provider.settings import OAuth2Settings
     from airflow_oauth_provider.tokens.token import Token
 
-__all__ = ["Grant"]
+__all__ = ["Grant", "UserGrant"]
 
 
 class Grant:
@@ -74,4 +74,24 @@ class Grant:
             "refresh_token",
             [("refresh_token", token.refresh_token)],
             with_scope=self.settings.send_scope_on_refresh,
+        )
+
+
+class UserGrant(Grant):
+    """
+    A grant that needs a human once (authorization code, device code).
+
+    Without a stored token there is nothing to do unattended: the error names the command.
+    """
+
+    UNATTENDED = False
+
+    def initial_request(self) -> TokenRequest:
+        conn_id = self.settings.conn_id
+        raise OAuth2ReauthorizationRequired(
+            "not_authorized",
+            message=(
+                f"connection {conn_id!r} ({self.NAME}) has no stored token: authorize it once with "
+                f"`airflow oauth2 authorize {conn_id}` (or the Connect button in the UI)"
+            ),
         )
