@@ -10,6 +10,7 @@ Callers branch on classes, never on message text. The tree::
     │       └── OAuth2ReauthorizationRequired  the grant is dead: a human must authorize again
     ├── OAuth2TransportError         timeout / connection failure / 429 / 5xx from the token endpoint
     ├── OAuth2HttpError              the protected API answered an error status
+    ├── OAuth2ScopeError             fewer scopes were granted than required
     ├── OAuth2TokenStoreError        the persisted token cannot be read, decrypted or written
     └── OAuth2LockTimeout            the token lock could not be had within ``lock_timeout``
 
@@ -29,6 +30,7 @@ __all__ = [
     "OAuth2LockTimeout",
     "OAuth2ReauthorizationRequired",
     "OAuth2ResponseError",
+    "OAuth2ScopeError",
     "OAuth2TokenError",
     "OAuth2TokenStoreError",
     "OAuth2TransportError",
@@ -139,6 +141,10 @@ class OAuth2HttpError(OAuth2Error):
         self.reason = reason
         self.url = url
         super().__init__(f"{status}:{reason} from {url}")
+
+
+class OAuth2ScopeError(OAuth2Error):
+    """The server granted fewer scopes than the connection or task requires."""
 
 
 class OAuth2TokenStoreError(OAuth2Error):

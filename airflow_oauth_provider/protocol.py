@@ -26,7 +26,15 @@ from airflow_oauth_provider.tokens.token import Token
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["TokenRequest", "excerpt", "parse_retry_after", "parse_token_response", "split_scope"]
+__all__ = [
+    "DeviceAuthorization",
+    "TokenRequest",
+    "excerpt",
+    "parse_device_authorization_response",
+    "parse_retry_after",
+    "parse_token_response",
+    "split_scope",
+]
 
 log = logging.getLogger(__name__)
 
@@ -257,6 +265,7 @@ def _token_from_payload(
         scope=scope,
         issued_at=received_at,
         refresh_expires_at=received_at + refresh_expires_in if refresh_expires_in else None,
+        refresh_issued_at=received_at if refresh_token else None,
     )
 
 
@@ -277,3 +286,83 @@ def _expires_in(payload: dict[str, Any], field: str, fail: Any) -> int | None:
     if value < 0:
         raise fail(f"field {field!r} is negative ({value})")
     return int(value)
+
+
+@dataclasses.dataclass(frozen=True)
+class DeviceAuthorization:
+    """
+    A device authorization response (RFC 8628 §3.2).
+
+    :param device_code: the code the client polls with; never shown to the user.
+    :param user_code: the code the user enters.
+    :param verification_uri: where the user goes.
+    :param verification_uri_complete: the same URI with the user code filled in, if given.
+    :param expires_in: seconds the codes stay valid.
+    :param interval: minimum seconds between polls (default 5, RFC 8628 §3.2).
+    """
+
+    device_code: str = dataclasses.field(repr=False)
+    user_code: str
+    verification_uri: str
+    verification_uri_complete: str | None
+    expires_in: int
+    interval: int = 5
+
+
+def parse_device_authorization_response(
+    status: int, headers: Mapping[str, str], body: bytes, *, url: str
+) -> DeviceAuthorization:
+    """
+    Interpret a device authorization endpoint answer.
+
+    :raises OAuth2TokenError: on an RFC 6749 §5.2 error body.
+    :raises OAuth2ResponseError: naming the field at fault otherwise.
+    """
+    content_type = _header(headers, "content-type") or "(none)"
+    if status == 429 or status >= 500:
+        raise OAuth2TransportError(
+            f"device authorization endpoint {url} answered HTTP {status}: {excerpt(body)}",
+            status=status,
+            retry_after=parse_retry_after(_header(headers, "retry-after")),
+        )
+    payload = _json_object(status, content_type, body, url)
+    if "error" in payload and isinstance(payload["error"], str):
+        description = payload.get("error_description")
+        raise OAuth2TokenError(
+            payload["error"], description if isinstance(description, str) else None, status=status, url=url
+        )
+    if status != 200:
+        raise OAuth2ResponseError(f"device authorization endpoint {url} answered HTTP {status}", status=status, url=url)
+
+    def field(name: str, required: bool = True) -> str | None:
+        value = payload.get(name)
+        if value is None and not required:
+            return None
+        if not isinstance(value, str) or not value:
+            raise OAuth2ResponseError(
+                f"device authorization response from {url}: field {name!r} is missing or not a string",
+                status=status,
+                url=url,
+            )
+        return value
+
+    def seconds(name: str, default: int | None) -> int:
+        value = payload.get(name, default)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+            raise OAuth2ResponseError(
+                f"device authorization response from {url}: field {name!r} is not a positive integer",
+                status=status,
+                url=url,
+            )
+        return value
+
+    return DeviceAuthorization(
+        device_code=field("device_code") or "",
+        user_code=field("user_code") or "",
+        verification_uri=field("verification_uri") or "",
+        verification_uri_complete=field("verification_uri_complete", required=False),
+        expires_in=seconds("expires_in", None),
+        interval=seconds("interval", 5),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from functools import cached_property
@@ -13,7 +14,8 @@ from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.auth import AuthBase
 
 from airflow_oauth_provider.client_auth import client_auth_for
-from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError
+from airflow_oauth_provider.discovery import with_discovered_endpoints
+from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError, OAuth2ScopeError
 from airflow_oauth_provider.grants import grant_for
 from airflow_oauth_provider.runtime import get_connection
 from airflow_oauth_provider.settings import OAuth2Settings, check_transport
@@ -22,6 +24,7 @@ from airflow_oauth_provider.transport import send_token_request
 
 if TYPE_CHECKING:
     from airflow_oauth_provider.grants import Grant
+    from airflow_oauth_provider.protocol import TokenRequest
     from airflow_oauth_provider.tokens.token import Token
 
 __all__ = ["OAuth2BearerAuth", "OAuth2Hook"]
@@ -67,7 +70,7 @@ class OAuth2Hook(BaseHook):
         for secret in (settings.client_secret, settings.private_key, settings.refresh_token):
             if secret:
                 mask_secret(secret)
-        return settings
+        return with_discovered_endpoints(settings)
 
     @cached_property
     def grant(self) -> Grant:
@@ -100,15 +103,42 @@ class OAuth2Hook(BaseHook):
     def _obtain(self, current: Token | None) -> Token:
         """Refresh ``current`` when it has a refresh token, else run the connection's grant."""
         if current is not None and current.refresh_token:
-            request = self.grant.refresh_request(current)
-            previous: str | None = current.refresh_token
+            token = self.send_token_request(self.grant.refresh_request(current), current=current)
         else:
-            request = self.grant.initial_request()
-            previous = self.settings.refresh_token if self.settings.grant_type == "refresh_token" else None
+            token = self.send_token_request(self.grant.initial_request())
+        return token
+
+    def send_token_request(self, request: TokenRequest, *, current: Token | None = None) -> Token:
+        """
+        Send a token request built by a grant, parse it, mask the result and check the granted scope.
+
+        :param request: the request, client authentication applied.
+        :param current: the token being refreshed: its refresh token is kept when none is returned.
+        """
+        previous = current.refresh_token if current is not None else None
+        if previous is None and self.settings.grant_type == "refresh_token" and request.param("refresh_token"):
+            previous = request.param("refresh_token")
         log.info("Requesting a token for %r (%s)", self.oauth2_conn_id, request.param("grant_type"))
         token = send_token_request(self._token_session, request, self.settings, previous_refresh_token=previous)
+        if current is not None and token.refresh_token == current.refresh_token:
+            token = dataclasses.replace(token, refresh_issued_at=current.refresh_issued_at)
         self._mask(token)
+        self._check_scope(request, token)
         return token
+
+    def _check_scope(self, request: TokenRequest, token: Token) -> None:
+        """Warn (or fail with ``require_scopes``) when fewer scopes were granted than requested."""
+        requested = request.requested_scope or ()
+        missing = sorted(set(requested) - set(token.scope or requested))
+        if not missing:
+            return
+        message = (
+            f"connection {self.oauth2_conn_id!r}: the server granted fewer scopes than requested; "
+            f"missing: {' '.join(missing)}"
+        )
+        if self.settings.require_scopes:
+            raise OAuth2ScopeError(message + " (extra.require_scopes is true)")
+        log.warning("%s", message)
 
     @staticmethod
     def _mask(token: Token) -> None:

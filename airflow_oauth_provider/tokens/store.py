@@ -67,6 +67,12 @@ class TokenBackend(Protocol):
         :raises OAuth2LockTimeout: when the lock cannot be had within ``timeout`` seconds.
         """
 
+    def peek(self, key: str) -> Token | None:
+        """Read the stored token without the lock (``status``)."""
+
+    def delete(self, key: str) -> None:
+        """Remove the stored token under the lock (``revoke``)."""
+
 
 class StoreCounters:
     """What this process's stores did: read by benchmarks, tests and ``status``."""

@@ -28,6 +28,7 @@ class Token:
     :param version: the persisted record version; every refresh writes ``version + 1``.
     :param updated_at: epoch seconds of the last write of this record.
     :param refresh_expires_at: epoch seconds at which the refresh token expires, when the server said.
+    :param refresh_issued_at: epoch seconds at which the current refresh token was issued.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -39,6 +40,7 @@ class Token:
     version: int = 0
     updated_at: float | None = None
     refresh_expires_at: float | None = None
+    refresh_issued_at: float | None = None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr)
@@ -103,6 +105,7 @@ class Token:
             "version": self.version,
             "updated_at": self.updated_at,
             "refresh_expires_at": self.refresh_expires_at,
+            "refresh_issued_at": self.refresh_issued_at,
         }
 
     @classmethod
@@ -131,6 +134,7 @@ class Token:
             version=version,
             updated_at=_opt_float(record, "updated_at"),
             refresh_expires_at=_opt_float(record, "refresh_expires_at"),
+            refresh_issued_at=_opt_float(record, "refresh_issued_at"),
         )
 
 
