@@ -93,6 +93,7 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["protocol"],
             }
         ],
+        "cli": ["airflow_oauth_provider.cli.definition.get_oauth2_cli_commands"],
         "hooks": [{"integration-name": "OAuth 2.0", "python-modules": ["airflow_oauth_provider.hooks.oauth2"]}],
         "connection-types": [
             {
