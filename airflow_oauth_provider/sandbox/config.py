@@ -19,7 +19,6 @@ RUNTIME_SETTINGS: dict[str, type] = {
     "device_interval": int,
     "device_expires_in": int,
     "items_total": int,
-    "allow_any_loopback_redirect": bool,
 }
 
 
@@ -59,8 +58,9 @@ class SandboxConfig:
     :param authorization_code_lifetime: seconds an authorization code lives.
     :param items_total: number of items ``GET /api/items`` pages through.
     :param items_per_page: default ``per_page`` of ``GET /api/items``.
-    :param allow_any_loopback_redirect: accept any ``http`` redirect URI on a loopback host, on
-        top of the exact registered ones (RFC 8252 §7.3 already allows a different port).
+    :param allow_any_loopback_redirect: let clients registered without their own setting accept any
+        ``http`` redirect URI on a loopback host, on top of the exact registered ones (RFC 8252 §7.3
+        already allows a different port). Read when a client is registered.
     :param redirect_uris: redirect URIs registered for the built-in clients.
     :param verbose: log one line per request (method, path without query string, status).
     """

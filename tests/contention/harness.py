@@ -34,7 +34,7 @@ def run_contention(
     duration: float,
     lifetime: float,
     leeway: float,
-    startup: float = 10.0,
+    startup: float = 120.0,
     client_id: str = "sandbox-client",
     client_secret: str = "sandbox-secret",
 ) -> dict[str, Any]:
@@ -65,12 +65,12 @@ def run_contention(
     )
     env[f"AIRFLOW_CONN_{lock_conn_id.upper()}"] = json.dumps(conn_env(lock_kind, lock_url))
     requests.post(f"{sandbox_url}/stats/reset", timeout=10).raise_for_status()
-    start_at = time.time() + startup
     with tempfile.TemporaryDirectory() as tmp:
+        go_file = Path(tmp) / "go"
         outs = [Path(tmp) / f"w{i}.json" for i in range(processes)]
         procs = [
             subprocess.Popen(
-                [sys.executable, "-m", "tests.contention.worker", conn_id, str(start_at), str(duration), str(out)],
+                [sys.executable, "-m", "tests.contention.worker", conn_id, str(go_file), str(duration), str(out)],
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,
@@ -78,6 +78,19 @@ def run_contention(
             )
             for out in outs
         ]
+        deadline = time.monotonic() + startup
+        while not all(Path(f"{out}.ready").exists() for out in outs):
+            crashed = [p for p in procs if p.poll() not in (None, 0)]
+            if crashed or time.monotonic() > deadline:
+                for proc in procs:
+                    proc.kill()
+                detail = crashed[0].communicate()[1].decode(errors="replace")[-2000:] if crashed else "startup timeout"
+                raise AssertionError(f"workers did not start: {detail}")
+            time.sleep(0.05)
+        start_at = time.time() + 0.5
+        tmp_go = go_file.with_suffix(".tmp")
+        tmp_go.write_text(str(start_at))
+        tmp_go.rename(go_file)
         failures = []
         for proc in procs:
             _, stderr = proc.communicate(timeout=startup + duration + 120)
@@ -92,11 +105,17 @@ def run_contention(
         for key, count in result["errors"].items():
             errors[key] = errors.get(key, 0) + count
     waits = sorted(w for r in results for w in r["lock_waits"])
+    issued = {int(v): t for r in results for v, t in r["versions"].items()}
+    ended = max(r["ended_at"] for r in results)
+    period = lifetime - min(leeway, lifetime / 2)
+    # An expiry is a token whose refresh point passed while the workers were still calling.
+    expiries = sum(1 for t in issued.values() if t + period <= ended)
     return {
         "processes": processes,
         "duration": duration,
         "lifetime": lifetime,
-        "refresh_period": lifetime - min(leeway, lifetime / 2),
+        "refresh_period": period,
+        "expiries": expiries,
         "ok": sum(r["ok"] for r in results),
         "errors": errors,
         "failed": sum(errors.values()),
@@ -105,7 +124,7 @@ def run_contention(
         "invalid_grant": stats["invalid_grant"],
         "api_401": stats.get("api_401", 0),
         "lock_waits": waits,
-        "max_version": max((max(r["versions"]) for r in results if r["versions"]), default=0),
+        "max_version": max(issued, default=0),
     }
 
 
