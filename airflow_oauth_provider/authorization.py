@@ -114,8 +114,12 @@ def device_authorization(
                     f"the device code expired before it was approved; run `airflow oauth2 authorize {conn_id}` again"
                 ) from None
             raise
-        issued = token
-        return hook.store.replace(lambda current: issued)
+        return _store_issued(hook, token)
+
+
+def _store_issued(hook: OAuth2Hook, token: Token) -> Token:
+    """Persist a token obtained outside the lock (the device flow's final poll) as a new version."""
+    return hook.store.replace(lambda current: token)
 
 
 def _post_form(hook: OAuth2Hook, request: TokenRequest) -> Any:

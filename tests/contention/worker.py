@@ -22,7 +22,7 @@ def main() -> None:
     from airflow_oauth_provider.tokens.store import counters
 
     hook = OAuth2Hook(oauth2_conn_id=conn_id)
-    hook.settings  # noqa: B018 - read the connection before the start line
+    hook.settings  # read the connection before the start line
     Path(out + ".ready").touch()
     while not go_file.exists():
         time.sleep(0.01)
