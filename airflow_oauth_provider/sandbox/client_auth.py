@@ -40,7 +40,7 @@ def client_key_set(client: Client) -> KeySet:
     if not client.jwks:
         raise InvalidClientError(description="The client has no registered 'jwks'.")
     jwks = client.jwks if "keys" in client.jwks else {"keys": [client.jwks]}
-    return KeySet.import_key_set(jwks)
+    return KeySet.import_key_set(jwks)  # type: ignore[arg-type]
 
 
 class _ClientAssertion(JWTBearerClientAssertion):  # type: ignore[misc]
