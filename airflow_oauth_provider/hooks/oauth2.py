@@ -17,6 +17,7 @@ from airflow_oauth_provider.client_auth import client_auth_for
 from airflow_oauth_provider.discovery import with_discovered_endpoints
 from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError, OAuth2ScopeError
 from airflow_oauth_provider.grants import grant_for
+from airflow_oauth_provider.hooks.retry import ApiRetryPolicy, body_is_replayable, send_with_retries
 from airflow_oauth_provider.runtime import get_connection
 from airflow_oauth_provider.settings import OAuth2Settings, check_transport
 from airflow_oauth_provider.tokens.store import TokenStore
@@ -50,6 +51,7 @@ class OAuth2Hook(BaseHook):
     def __init__(self, oauth2_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.oauth2_conn_id = oauth2_conn_id
+        self._masked: str | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -140,11 +142,11 @@ class OAuth2Hook(BaseHook):
             raise OAuth2ScopeError(message + " (extra.require_scopes is true)")
         log.warning("%s", message)
 
-    @staticmethod
-    def _mask(token: Token) -> None:
+    def _mask(self, token: Token) -> None:
         mask_secret(token.access_token)
         if token.refresh_token:
             mask_secret(token.refresh_token)
+        self._masked = token.access_token
 
     def get_token(self, *, rejected: Token | None = None) -> Token:
         """
@@ -153,7 +155,8 @@ class OAuth2Hook(BaseHook):
         :param rejected: a token the API refused; it is never returned again.
         """
         token = self.store.get(self._obtain, rejected=rejected)
-        self._mask(token)
+        if token.access_token != self._masked:  # a sibling's token read from the store: mask it once
+            self._mask(token)
         return token
 
     def get_access_token(self) -> str:
@@ -205,10 +208,17 @@ class OAuth2Hook(BaseHook):
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         extra_options: dict[str, Any] | None = None,
+        *,
+        max_retries: int | None = None,
+        retry_non_idempotent: bool | None = None,
         **request_kwargs: Any,
     ) -> requests.Response:
         """
-        Call the API like ``HttpHook.run``, with the bearer token handled.
+        Call the API like ``HttpHook.run``, with the bearer token and transient failures handled.
+
+        429 and 503 are retried after their ``Retry-After``; other 5xx and connection errors with
+        backoff, for idempotent methods only unless opted in (see :mod:`.retry`). A 401 refreshes
+        the token once and repeats the request.
 
         :param method: the HTTP method.
         :param endpoint: path under the connection's host (or an absolute URL on the same origin).
@@ -218,6 +228,8 @@ class OAuth2Hook(BaseHook):
         :param headers: extra request headers.
         :param extra_options: ``timeout``, ``verify``, ``proxies``, ``allow_redirects``, ``stream``,
             ``cert`` and ``check_response`` (default true: raise :class:`OAuth2HttpError` on >= 400).
+        :param max_retries: overrides the connection's ``api_retries``.
+        :param retry_non_idempotent: overrides the connection's ``api_retry_non_idempotent``.
         :param request_kwargs: passed to ``requests.Session.request``.
         """
         options = dict(extra_options or {})
@@ -225,9 +237,17 @@ class OAuth2Hook(BaseHook):
         options.setdefault("timeout", self.settings.timeout)
         url = self.url_from_endpoint(endpoint)
         session = self.get_session()
-        response = session.request(
-            method.upper(), url, data=data, json=json, params=params, headers=headers, **options, **request_kwargs
+        policy = ApiRetryPolicy.from_settings(
+            self.settings, max_retries=max_retries, retry_non_idempotent=retry_non_idempotent
         )
+
+        def send() -> requests.Response:
+            return session.request(
+                method.upper(), url, data=data, json=json, params=params, headers=headers, **options, **request_kwargs
+            )
+
+        replayable = body_is_replayable(data, request_kwargs.get("files"))
+        response = send_with_retries(send, policy, method.upper(), _strip_query(url), replayable=replayable)
         if check_response:
             self.check_response(response)
         return response
