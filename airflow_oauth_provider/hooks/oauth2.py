@@ -94,6 +94,7 @@ class OAuth2Hook(BaseHook):
             leeway=settings.leeway,
             lock_timeout=settings.lock_timeout,
             conn_id=self.oauth2_conn_id,
+            grant_type=settings.grant_type,
         )
 
     @cached_property

@@ -21,6 +21,7 @@ set (connection extra, then ``[oauth2] lock_conn_id``), else ``file`` with a one
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 from pathlib import Path
@@ -38,7 +39,16 @@ if TYPE_CHECKING:
     from airflow_oauth_provider.settings import OAuth2Settings
     from airflow_oauth_provider.tokens.token import Token
 
-__all__ = ["VariableBackend", "backend_for", "lock_connection_url"]
+__all__ = ["UNCHANGED", "VariableBackend", "audit_key", "backend_for", "lock_connection_url"]
+
+#: Leave the re-authorization mark as it is.
+UNCHANGED: Any = object()
+
+
+def audit_key(token_key: str) -> str:
+    """The Variable holding a token's audit trail (no secrets in it)."""
+    return f"{token_key}__audit"
+
 
 log = logging.getLogger(__name__)
 _warned_file_lock = False
@@ -69,6 +79,9 @@ class _Record:
     def save(self, token: Token) -> None:
         self._backend.io.write(self._key, self._backend.cipher.encrypt(token))
 
+    def append_audit(self, events: list[dict[str, Any]], reauthorization: Any = UNCHANGED) -> None:
+        self._backend.append_audit(self._key, events, reauthorization)
+
 
 class VariableBackend:
     """
@@ -96,9 +109,36 @@ class VariableBackend:
         return _Record(self, key).load()
 
     def delete(self, key: str) -> None:
-        """Remove the stored token (``revoke``)."""
+        """Remove the stored token (``revoke``); the audit trail stays."""
         with self.lock.hold(key, 60):
             self.io.delete(key)
+
+    def audit(self, key: str) -> dict[str, Any]:
+        """The audit record next to ``key``: ``{"events": [...], "reauthorization_required": ...}``."""
+        raw = self.io.read(audit_key(key))
+        if not raw:
+            return {"events": [], "reauthorization_required": None}
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            return {"events": [], "reauthorization_required": None, "error": f"{audit_key(key)!r} is not JSON"}
+        return data if isinstance(data, dict) else {"events": [], "reauthorization_required": None}
+
+    def append_audit(self, key: str, events: list[dict[str, Any]], reauthorization: Any = UNCHANGED) -> None:
+        """
+        Append events (bounded to ``[oauth2] audit_events``) and set or clear the re-authorization mark.
+
+        Called with the token lock held, except for lock timeouts (best effort).
+        """
+        from airflow.providers.common.compat.sdk import conf
+
+        limit = conf.getint("oauth2", "audit_events", fallback=50)
+        data = self.audit(key)
+        data.pop("error", None)
+        data["events"] = ([*data.get("events", []), *events])[-limit:] if limit > 0 else []
+        if reauthorization is not UNCHANGED:
+            data["reauthorization_required"] = reauthorization
+        self.io.write(audit_key(key), json.dumps(data, sort_keys=True))
 
 
 def _airflow_home() -> Path:

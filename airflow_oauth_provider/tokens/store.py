@@ -22,9 +22,11 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from airflow_oauth_provider import observability
 from airflow_oauth_provider.exceptions import (
+    OAuth2Error,
     OAuth2LockTimeout,
     OAuth2ReauthorizationRequired,
     OAuth2TokenError,
@@ -53,6 +55,9 @@ class LockedRecord(Protocol):
     def save(self, token: Token) -> None:
         """Write the record (the caller has set its version)."""
 
+    def append_audit(self, events: list[dict[str, Any]], reauthorization: Any = ...) -> None:
+        """Append audit events; set (a dict) or clear (``None``) the re-authorization mark."""
+
 
 class TokenBackend(Protocol):
     """Where tokens persist and how their keys are locked across processes."""
@@ -72,6 +77,12 @@ class TokenBackend(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove the stored token under the lock (``revoke``)."""
+
+    def audit(self, key: str) -> dict[str, Any]:
+        """The audit record of ``key`` (no lock)."""
+
+    def append_audit(self, key: str, events: list[dict[str, Any]], reauthorization: Any = ...) -> None:
+        """Append audit events without holding the token lock (best effort)."""
 
 
 class StoreCounters:
@@ -128,6 +139,7 @@ class TokenStore:
         leeway: float = 60.0,
         lock_timeout: float = 60.0,
         conn_id: str = "",
+        grant_type: str = "",
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.key = key
@@ -135,6 +147,7 @@ class TokenStore:
         self.leeway = leeway
         self.lock_timeout = lock_timeout
         self.conn_id = conn_id or key
+        self.grant_type = grant_type
         self.clock = clock
 
     def _usable(self, token: Token | None, rejected: Token | None) -> bool:
@@ -160,6 +173,7 @@ class TokenStore:
         if self._usable(token, rejected):
             assert token is not None
             counters.cache_hits += 1
+            observability.incr("oauth2.token.cache_hit", conn_id=self.conn_id)
             return token
         thread_lock = _thread_lock(self.key)
         if not thread_lock.acquire(timeout=self.lock_timeout):
@@ -202,12 +216,18 @@ class TokenStore:
                 _cache[self.key] = token
                 return token
             with self.backend.locked(self.key, self.lock_timeout) as record:
-                stored = record.load()
+                try:
+                    stored = record.load()
+                except OAuth2TokenStoreError:
+                    stored = None  # an undecryptable old record: a new authorization replaces it
                 new = obtain(stored)
                 counters.obtained += 1
                 new = new.with_version((stored.version if stored else 0) + 1, updated_at=self.clock())
                 self._save_verified(record, new)
                 _cache[self.key] = new
+                self._observe(new, "issued")
+                event = observability.event(self.conn_id, "authorized", version=new.version)
+                self._audit(record, [event], reauthorization=None)
                 return new
         finally:
             thread_lock.release()
@@ -215,33 +235,97 @@ class TokenStore:
     def _get_persisted(self, obtain: Obtain, rejected: Token | None) -> Token:
         assert self.backend is not None
         started = time.monotonic()
-        with self.backend.locked(self.key, self.lock_timeout) as record:
-            waited = time.monotonic() - started
-            counters.lock_acquisitions += 1
-            counters.lock_waits.append(waited)
-            log.debug("Token lock for %r acquired in %.3f s", self.conn_id, waited)
-            stored = record.load()
-            if self._usable(stored, rejected):
-                assert stored is not None
-                counters.sibling_tokens += 1
-                _cache[self.key] = stored
-                return stored
-            try:
-                new = obtain(stored if stored is not None and stored.refresh_token else None)
-            except OAuth2TokenError as err:
-                if err.error != "invalid_grant" or isinstance(err, OAuth2ReauthorizationRequired):
-                    raise
+        acquired = False
+        try:
+            with self.backend.locked(self.key, self.lock_timeout) as record:
+                acquired = True
+                waited = time.monotonic() - started
+                counters.lock_acquisitions += 1
+                counters.lock_waits.append(waited)
+                observability.timing("oauth2.lock.wait", waited, conn_id=self.conn_id)
+                log.debug("Token lock for %r acquired in %.3f s", self.conn_id, waited)
+                return self._refresh_locked(record, obtain, rejected)
+        except OAuth2LockTimeout as err:
+            if not acquired:
+                observability.incr("oauth2.lock.timeout", conn_id=self.conn_id)
+                self._audit_unlocked([observability.event(self.conn_id, "lock_timeout", error="lock_timeout")])
+            raise err from None
+
+    def _refresh_locked(self, record: LockedRecord, obtain: Obtain, rejected: Token | None) -> Token:
+        stored = record.load()
+        if self._usable(stored, rejected):
+            assert stored is not None
+            counters.sibling_tokens += 1
+            _cache[self.key] = stored
+            return stored
+        try:
+            new = obtain(stored if stored is not None and stored.refresh_token else None)
+        except OAuth2TokenError as err:
+            if err.error == "invalid_grant" and not isinstance(err, OAuth2ReauthorizationRequired):
                 latest = record.load()
                 if latest is not None and (stored is None or latest.version > stored.version):
                     _cache[self.key] = latest
                     return latest
-                raise self._reauthorization_required(err) from None
-            counters.obtained += 1
-            version = stored.version + 1 if stored is not None else 1
-            new = new.with_version(version, updated_at=self.clock())
-            self._save_verified(record, new)
-            _cache[self.key] = new
-            return new
+                err = self._reauthorization_required(err)
+            self._audit_failure(record, err, stored)
+            raise err from None
+        except OAuth2Error as err:
+            self._audit_failure(record, err, stored)
+            raise
+        counters.obtained += 1
+        version = stored.version + 1 if stored is not None else 1
+        new = new.with_version(version, updated_at=self.clock())
+        self._save_verified(record, new)
+        _cache[self.key] = new
+        if stored is None or not stored.refresh_token:
+            kind = "issued"
+        else:
+            kind = "rotated" if new.refresh_token != stored.refresh_token else "refreshed"
+        self._observe(new, kind)
+        self._audit(record, [observability.event(self.conn_id, kind, version=version)], reauthorization=None)
+        return new
+
+    def _observe(self, token: Token, kind: str) -> None:
+        observability.incr("oauth2.token.obtained", conn_id=self.conn_id, grant_type=self.grant_type, event=kind)
+        now = self.clock()
+        if token.expires_at is not None:
+            observability.gauge("oauth2.token.expires_in", token.expires_at - now, conn_id=self.conn_id)
+        if token.refresh_issued_at is not None:
+            observability.gauge("oauth2.refresh_token.age", now - token.refresh_issued_at, conn_id=self.conn_id)
+
+    def _audit(self, record: LockedRecord, events: list[dict[str, Any]], reauthorization: Any = ...) -> None:
+        """Persist audit events under the lock; a failure here never hides the token operation's outcome."""
+        try:
+            if reauthorization is ...:
+                record.append_audit(events)
+            else:
+                record.append_audit(events, reauthorization)
+        except Exception as err:
+            log.warning("Could not persist the audit trail of %r: %s", self.conn_id, type(err).__name__)
+
+    def _audit_unlocked(self, events: list[dict[str, Any]]) -> None:
+        if self.backend is None:
+            return
+        try:
+            self.backend.append_audit(self.key, events)
+        except Exception as err:
+            log.warning("Could not persist the audit trail of %r: %s", self.conn_id, type(err).__name__)
+
+    def _audit_failure(self, record: LockedRecord, err: OAuth2Error, stored: Token | None) -> None:
+        version = stored.version if stored is not None else None
+        code = getattr(err, "error", None) or type(err).__name__
+        status = getattr(err, "status", None)
+        failed = observability.event(self.conn_id, "refresh_failed", version=version, error=code, status=status)
+        if isinstance(err, OAuth2ReauthorizationRequired):
+            observability.incr("oauth2.reauthorization_required", conn_id=self.conn_id)
+            mark = {"since": round(self.clock(), 3), "error": code, "message": str(err)[:500]}
+            dead = observability.event(self.conn_id, "reauthorization_required", version=version, error=code)
+            self._audit(record, [failed, dead], reauthorization=mark)
+        else:
+            observability.incr(
+                "oauth2.token.request_failed", conn_id=self.conn_id, grant_type=self.grant_type, error=code
+            )
+            self._audit(record, [failed])
 
     def _reauthorization_required(self, err: OAuth2TokenError) -> OAuth2ReauthorizationRequired:
         detail = f": {err.error_description}" if err.error_description else ""
