@@ -8,6 +8,7 @@ every subprocess it starts, which inherits ``os.environ``) sees the same tempora
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -87,10 +88,12 @@ def _clean_process_cache() -> Iterator[None]:
     clear_process_cache()
 
 
+_CONN_IDS = itertools.count()
+
+
 @pytest.fixture
 def make_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
     """Define an ``oauth2`` connection through an ``AIRFLOW_CONN_*`` JSON environment variable."""
-    counter = iter(range(10_000))
 
     def make(
         *,
@@ -101,7 +104,7 @@ def make_conn(monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
         conn_type: str = "oauth2",
         **extra: Any,
     ) -> str:
-        conn_id = conn_id or f"oauth2_test_{os.getpid()}_{next(counter)}"
+        conn_id = conn_id or f"oauth2_test_{os.getpid()}_{next(_CONN_IDS)}"  # unique across tests: tokens persist
         body = {"conn_type": conn_type, "host": host, "login": login, "password": password, "extra": extra}
         monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(body))
         return conn_id

@@ -103,13 +103,28 @@ class OAuth2Hook(BaseHook):
 
     # -- tokens -------------------------------------------------------------------------------
 
+    @property
+    def conn_name(self) -> str:
+        """The connection id, for messages."""
+        return self.oauth2_conn_id
+
     def _obtain(self, current: Token | None) -> Token:
-        """Refresh ``current`` when it has a refresh token, else run the connection's grant."""
-        if current is not None and current.refresh_token:
+        """
+        Refresh ``current`` when it has a refresh token, else run the connection's grant.
+
+        A refresh token pasted into the connection is used once; the stored tokens remember its
+        fingerprint, so pasting a *new* one (after a manual re-authorization) replaces them.
+        """
+        seed = _fingerprint(self.settings.refresh_token) if self.settings.grant_type == "refresh_token" else None
+        if current is not None and current.refresh_token and (seed is None or current.seed == seed):
             token = self.send_token_request(self.grant.refresh_request(current), current=current)
         else:
+            if current is not None and seed is not None:
+                log.info(
+                    "Connection %r has a newly pasted refresh token; it replaces the stored one", self.oauth2_conn_id
+                )
             token = self.send_token_request(self.grant.initial_request())
-        return token
+        return dataclasses.replace(token, seed=seed) if seed else token
 
     def send_token_request(self, request: TokenRequest, *, current: Token | None = None) -> Token:
         """
@@ -312,6 +327,15 @@ class OAuth2BearerAuth(AuthBase):
         new_response.history.append(response)
         new_response.request = retry
         return new_response
+
+
+def _fingerprint(secret: str | None) -> str | None:
+    """A short, non-reversible fingerprint of a pasted refresh token (stored, never the token)."""
+    if not secret:
+        return None
+    import hashlib
+
+    return hashlib.sha256(secret.encode()).hexdigest()[:16]
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -29,6 +29,7 @@ class Token:
     :param updated_at: epoch seconds of the last write of this record.
     :param refresh_expires_at: epoch seconds at which the refresh token expires, when the server said.
     :param refresh_issued_at: epoch seconds at which the current refresh token was issued.
+    :param seed: fingerprint of the pasted ``extra.refresh_token`` this token descends from, if any.
     """
 
     access_token: str = dataclasses.field(repr=False)
@@ -41,6 +42,7 @@ class Token:
     updated_at: float | None = None
     refresh_expires_at: float | None = None
     refresh_issued_at: float | None = None
+    seed: str | None = None
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self) if f.repr)
@@ -106,6 +108,7 @@ class Token:
             "updated_at": self.updated_at,
             "refresh_expires_at": self.refresh_expires_at,
             "refresh_issued_at": self.refresh_issued_at,
+            "seed": self.seed,
         }
 
     @classmethod
@@ -135,6 +138,7 @@ class Token:
             updated_at=_opt_float(record, "updated_at"),
             refresh_expires_at=_opt_float(record, "refresh_expires_at"),
             refresh_issued_at=_opt_float(record, "refresh_issued_at"),
+            seed=record.get("seed") if isinstance(record.get("seed"), str) else None,
         )
 
 
