@@ -108,8 +108,11 @@ class OAuth2ReauthorizationRequired(OAuth2TokenError):
     """
     The grant is dead (revoked, expired or replayed refresh token): a human must authorize again.
 
-    Never retried automatically. The message names the connection and the command that fixes it.
+    Never retried automatically. The message names the connection and the command that fixes it;
+    ``conn_id`` carries the connection for notifiers.
     """
+
+    conn_id: str | None = None
 
 
 class OAuth2TransportError(OAuth2Error):

@@ -128,6 +128,7 @@ def parse_token_response(
     previous_refresh_token: str | None = None,
     scope_delimiter: str = " ",
     conn_id: str = "",
+    refresh_expires_in_field: str = "refresh_expires_in",
 ) -> Token:
     """
     Interpret a token endpoint answer (RFC 6749 §5.1 success, §5.2 error).
@@ -185,6 +186,7 @@ def parse_token_response(
         previous_refresh_token=previous_refresh_token,
         scope_delimiter=scope_delimiter,
         conn_id=conn_id,
+        refresh_expires_in_field=refresh_expires_in_field,
     )
 
 
@@ -217,6 +219,7 @@ def _token_from_payload(
     previous_refresh_token: str | None,
     scope_delimiter: str,
     conn_id: str,
+    refresh_expires_in_field: str = "refresh_expires_in",
 ) -> Token:
     def fail(message: str) -> OAuth2ResponseError:
         return OAuth2ResponseError(f"token response from {url}: {message}", status=200, url=url)
@@ -241,7 +244,7 @@ def _token_from_payload(
                 conn_id,
                 expires_in,
             )
-    refresh_expires_in = _expires_in(payload, "refresh_expires_in", fail)
+    refresh_expires_in = _expires_in(payload, refresh_expires_in_field, fail)
 
     refresh_token = payload.get("refresh_token")
     if refresh_token is not None and (not isinstance(refresh_token, str) or not refresh_token):

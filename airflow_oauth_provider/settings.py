@@ -176,6 +176,9 @@ _EXTRA_PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "require_scopes": _bool,
     "headers": _str_map,
     "assertion_subject": _str,
+    "refresh_token_max_idle": _positive_float,
+    "refresh_expiry_warning": _positive_float,
+    "refresh_expires_in_field": _str,
     "authorization_params": _str_map,
     # API-side resilience (OAuth2Hook.run): 429/503 honour Retry-After, other 5xx back off.
     "api_retries": lambda k, v: _int(k, v),
@@ -271,6 +274,9 @@ class OAuth2Settings:
     require_scopes: bool = False
     headers: dict[str, str] = dataclasses.field(default_factory=dict)
     assertion_subject: str | None = None
+    refresh_token_max_idle: float | None = None
+    refresh_expiry_warning: float = 7 * 86400.0
+    refresh_expires_in_field: str = "refresh_expires_in"
     authorization_params: dict[str, str] = dataclasses.field(default_factory=dict)
     api_retries: int = 3
     api_max_retry_wait: float = 60.0

@@ -92,6 +92,7 @@ def send_token_request(
                     previous_refresh_token=previous_refresh_token,
                     scope_delimiter=settings.scope_delimiter,
                     conn_id=settings.conn_id,
+                    refresh_expires_in_field=settings.refresh_expires_in_field,
                 )
             except OAuth2TransportError as exc:
                 error = exc

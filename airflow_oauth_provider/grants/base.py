@@ -70,11 +70,13 @@ class Grant:
         """
         if not token.refresh_token:
             raise ValueError("token has no refresh token")
-        return self._request(
-            "refresh_token",
-            [("refresh_token", token.refresh_token)],
-            with_scope=self.settings.send_scope_on_refresh,
-        )
+        send_scope = self.settings.send_scope_on_refresh
+        request = self._request("refresh_token", [("refresh_token", token.refresh_token)], with_scope=send_scope)
+        if not send_scope and token.scope:
+            # RFC 6749 §6: without a scope parameter the request asks for the scope originally
+            # granted, which may include scopes added at authorization (``--add-scope``).
+            request.requested_scope = token.scope
+        return request
 
 
 class UserGrant(Grant):
@@ -88,10 +90,12 @@ class UserGrant(Grant):
 
     def initial_request(self) -> TokenRequest:
         conn_id = self.settings.conn_id
-        raise OAuth2ReauthorizationRequired(
+        error = OAuth2ReauthorizationRequired(
             "not_authorized",
             message=(
                 f"connection {conn_id!r} ({self.NAME}) has no stored token: authorize it once with "
                 f"`airflow oauth2 authorize {conn_id}` (or the Connect button in the UI)"
             ),
         )
+        error.conn_id = conn_id
+        raise error

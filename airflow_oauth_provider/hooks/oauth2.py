@@ -13,6 +13,7 @@ import requests
 from airflow.providers.common.compat.sdk import BaseHook, mask_secret
 from requests.auth import AuthBase
 
+from airflow_oauth_provider import observability
 from airflow_oauth_provider.client_auth import client_auth_for
 from airflow_oauth_provider.discovery import with_discovered_endpoints
 from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError, OAuth2ScopeError
@@ -136,13 +137,38 @@ class OAuth2Hook(BaseHook):
         previous = current.refresh_token if current is not None else None
         if previous is None and self.settings.grant_type == "refresh_token" and request.param("refresh_token"):
             previous = request.param("refresh_token")
-        log.info("Requesting a token for %r (%s)", self.oauth2_conn_id, request.param("grant_type"))
-        token = send_token_request(self._token_session, request, self.settings, previous_refresh_token=previous)
+        grant_type = request.param("grant_type") or ""
+        log.info("Requesting a token for %r (%s)", self.oauth2_conn_id, grant_type)
+        started = time.monotonic()
+        try:
+            token = send_token_request(self._token_session, request, self.settings, previous_refresh_token=previous)
+        finally:
+            observability.timing(
+                "oauth2.token.request_duration",
+                time.monotonic() - started,
+                conn_id=self.oauth2_conn_id,
+                grant_type=self.settings.grant_type,
+            )
         if current is not None and token.refresh_token == current.refresh_token:
             token = dataclasses.replace(token, refresh_issued_at=current.refresh_issued_at)
         self._mask(token)
         self._check_scope(request, token)
+        self._warn_refresh_expiry(token)
         return token
+
+    def _warn_refresh_expiry(self, token: Token) -> None:
+        """Warn ahead of an absolute refresh-token expiry the server announced (``refresh_expires_in``)."""
+        if token.refresh_expires_at is None:
+            return
+        left = token.refresh_expires_at - time.time()
+        if left < self.settings.refresh_expiry_warning:
+            log.warning(
+                "The refresh token of %r expires in %.0f h (the server said so); re-authorize before then with "
+                "`airflow oauth2 authorize %s`",
+                self.oauth2_conn_id,
+                left / 3600,
+                self.oauth2_conn_id,
+            )
 
     def _check_scope(self, request: TokenRequest, token: Token) -> None:
         """Warn (or fail with ``require_scopes``) when fewer scopes were granted than requested."""
@@ -174,6 +200,29 @@ class OAuth2Hook(BaseHook):
         if token.access_token != self._masked:  # a sibling's token read from the store: mask it once
             self._mask(token)
         return token
+
+    def keep_alive(self, max_idle: float | None = None) -> bool:
+        """
+        Refresh now if the refresh token has been idle longer than ``max_idle`` seconds.
+
+        Providers expire idle refresh tokens (Microsoft after 90 days, Xero after 60); a
+        scheduled keep-alive keeps a weekly ETL's grant alive. Goes through the store and lock,
+        so a sibling that refreshed meanwhile counts as activity.
+
+        :param max_idle: seconds; defaults to ``extra.refresh_token_max_idle``.
+        :return: whether a refresh happened.
+        """
+        limit = max_idle if max_idle is not None else self.settings.refresh_token_max_idle
+        if limit is None:
+            raise OAuth2ConfigError("extra.refresh_token_max_idle", "is required for keep-alive (seconds)")
+
+        def idle(token: Token) -> bool:
+            since = token.refresh_issued_at or token.updated_at or token.issued_at
+            return bool(token.refresh_token) and time.time() - since > limit
+
+        started = time.time()
+        token = self.store.get(self._obtain, refresh_if=idle)
+        return token.updated_at is not None and token.updated_at >= started
 
     def get_access_token(self) -> str:
         """The access token string of :meth:`get_token`."""

@@ -42,6 +42,7 @@ __all__ = ["LockedRecord", "StoreCounters", "TokenBackend", "TokenStore", "clear
 log = logging.getLogger(__name__)
 
 Obtain = Callable[[Token | None], Token]
+RefreshIf = Callable[[Token], bool]
 
 SAVE_ATTEMPTS = 3
 
@@ -150,10 +151,12 @@ class TokenStore:
         self.grant_type = grant_type
         self.clock = clock
 
-    def _usable(self, token: Token | None, rejected: Token | None) -> bool:
+    def _usable(self, token: Token | None, rejected: Token | None, refresh_if: RefreshIf | None = None) -> bool:
         if token is None:
             return False
         if rejected is not None and token.access_token == rejected.access_token:
+            return False
+        if refresh_if is not None and refresh_if(token):
             return False
         return not token.is_expired(self.leeway, now=self.clock())
 
@@ -161,16 +164,18 @@ class TokenStore:
         """The token cached in this process, valid or not, without any I/O."""
         return _cache.get(self.key)
 
-    def get(self, obtain: Obtain, *, rejected: Token | None = None) -> Token:
+    def get(self, obtain: Obtain, *, rejected: Token | None = None, refresh_if: RefreshIf | None = None) -> Token:
         """
         A valid token: cached, persisted by a sibling, or newly obtained.
 
         :param obtain: ``obtain(current)`` returns a new token: a refresh when ``current`` has a
             refresh token, else the connection's grant.
         :param rejected: a token the API just refused (401): it is not reused, whatever its expiry.
+        :param refresh_if: also refresh a valid token for which this is true (keep-alive); checked
+            again on the re-read under the lock, so a sibling's fresh refresh counts.
         """
         token = _cache.get(self.key)
-        if self._usable(token, rejected):
+        if self._usable(token, rejected, refresh_if):
             assert token is not None
             counters.cache_hits += 1
             observability.incr("oauth2.token.cache_hit", conn_id=self.conn_id)
@@ -183,7 +188,7 @@ class TokenStore:
             )
         try:
             token = _cache.get(self.key)
-            if self._usable(token, rejected):
+            if self._usable(token, rejected, refresh_if):
                 assert token is not None
                 return token
             if self.backend is None:
@@ -196,7 +201,7 @@ class TokenStore:
                     raise
                 _cache[self.key] = token
                 return token
-            return self._get_persisted(obtain, rejected)
+            return self._get_persisted(obtain, rejected, refresh_if)
         finally:
             thread_lock.release()
 
@@ -232,7 +237,7 @@ class TokenStore:
         finally:
             thread_lock.release()
 
-    def _get_persisted(self, obtain: Obtain, rejected: Token | None) -> Token:
+    def _get_persisted(self, obtain: Obtain, rejected: Token | None, refresh_if: RefreshIf | None = None) -> Token:
         assert self.backend is not None
         started = time.monotonic()
         acquired = False
@@ -244,16 +249,18 @@ class TokenStore:
                 counters.lock_waits.append(waited)
                 observability.timing("oauth2.lock.wait", waited, conn_id=self.conn_id)
                 log.debug("Token lock for %r acquired in %.3f s", self.conn_id, waited)
-                return self._refresh_locked(record, obtain, rejected)
+                return self._refresh_locked(record, obtain, rejected, refresh_if)
         except OAuth2LockTimeout as err:
             if not acquired:
                 observability.incr("oauth2.lock.timeout", conn_id=self.conn_id)
                 self._audit_unlocked([observability.event(self.conn_id, "lock_timeout", error="lock_timeout")])
             raise err from None
 
-    def _refresh_locked(self, record: LockedRecord, obtain: Obtain, rejected: Token | None) -> Token:
+    def _refresh_locked(
+        self, record: LockedRecord, obtain: Obtain, rejected: Token | None, refresh_if: RefreshIf | None = None
+    ) -> Token:
         stored = record.load()
-        if self._usable(stored, rejected):
+        if self._usable(stored, rejected, refresh_if):
             assert stored is not None
             counters.sibling_tokens += 1
             _cache[self.key] = stored
@@ -316,20 +323,18 @@ class TokenStore:
         code = getattr(err, "error", None) or type(err).__name__
         status = getattr(err, "status", None)
         failed = observability.event(self.conn_id, "refresh_failed", version=version, error=code, status=status)
+        observability.incr("oauth2.token.request_failed", conn_id=self.conn_id, grant_type=self.grant_type, error=code)
         if isinstance(err, OAuth2ReauthorizationRequired):
             observability.incr("oauth2.reauthorization_required", conn_id=self.conn_id)
             mark = {"since": round(self.clock(), 3), "error": code, "message": str(err)[:500]}
             dead = observability.event(self.conn_id, "reauthorization_required", version=version, error=code)
             self._audit(record, [failed, dead], reauthorization=mark)
         else:
-            observability.incr(
-                "oauth2.token.request_failed", conn_id=self.conn_id, grant_type=self.grant_type, error=code
-            )
             self._audit(record, [failed])
 
     def _reauthorization_required(self, err: OAuth2TokenError) -> OAuth2ReauthorizationRequired:
         detail = f": {err.error_description}" if err.error_description else ""
-        return OAuth2ReauthorizationRequired(
+        dead = OAuth2ReauthorizationRequired(
             err.error,
             err.error_description,
             status=err.status,
@@ -340,6 +345,8 @@ class TokenStore:
                 f"`airflow oauth2 authorize {self.conn_id}`"
             ),
         )
+        dead.conn_id = self.conn_id
+        return dead
 
     def _save_verified(self, record: LockedRecord, token: Token) -> None:
         """Persist ``token``, read it back and check the version; retry a few times."""

@@ -1,0 +1,1 @@
+"""Benchmarks of the provider (run ``python benchmarks/contention.py``; see ``benchmarks/README.md``)."""
