@@ -85,10 +85,17 @@ def origin() -> dict[str, Any]:
         return {"where": "trigger"}
 
 
-def _stats() -> Any:
-    from airflow.providers.common.compat.sdk import Stats
+_STATS: Any = None
 
-    return Stats
+
+def _stats() -> Any:
+    """Airflow's Stats, looked up once (this runs on the cache-hit path)."""
+    global _STATS
+    if _STATS is None:
+        from airflow.providers.common.compat.sdk import Stats
+
+        _STATS = Stats
+    return _STATS
 
 
 def incr(name: str, **tags: Any) -> None:

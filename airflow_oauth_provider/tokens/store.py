@@ -181,6 +181,17 @@ class TokenStore:
             observability.incr("oauth2.token.cache_hit", conn_id=self.conn_id)
             return token
         thread_lock = _thread_lock(self.key)
+        if token is not None and rejected is None and refresh_if is None and not token.is_expired(0, now=self.clock()):
+            # Proactive refresh of a token that is still valid: whoever holds the lock is already
+            # refreshing, so keep using this one rather than queueing behind them.
+            if not thread_lock.acquire(blocking=False):
+                return token
+            try:
+                if self.backend is None:
+                    return self._get_unpersisted(obtain, token)
+                return self._get_persisted(obtain, None, None, try_only=True) or token
+            finally:
+                thread_lock.release()
         if not thread_lock.acquire(timeout=self.lock_timeout):
             raise OAuth2LockTimeout(
                 f"token lock for connection {self.conn_id!r} not acquired within {self.lock_timeout:g} s "
@@ -192,18 +203,23 @@ class TokenStore:
                 assert token is not None
                 return token
             if self.backend is None:
-                current = token if token is not None and token.refresh_token else None
-                try:
-                    token = obtain(current)
-                except OAuth2TokenError as err:
-                    if err.error == "invalid_grant" and not isinstance(err, OAuth2ReauthorizationRequired):
-                        raise self._reauthorization_required(err) from None
-                    raise
-                _cache[self.key] = token
-                return token
-            return self._get_persisted(obtain, rejected, refresh_if)
+                return self._get_unpersisted(obtain, token)
+            token = self._get_persisted(obtain, rejected, refresh_if)
+            assert token is not None
+            return token
         finally:
             thread_lock.release()
+
+    def _get_unpersisted(self, obtain: Obtain, token: Token | None) -> Token:
+        current = token if token is not None and token.refresh_token else None
+        try:
+            token = obtain(current)
+        except OAuth2TokenError as err:
+            if err.error == "invalid_grant" and not isinstance(err, OAuth2ReauthorizationRequired):
+                raise self._reauthorization_required(err) from None
+            raise
+        _cache[self.key] = token
+        return token
 
     def replace(self, obtain: Obtain) -> Token:
         """
@@ -237,12 +253,15 @@ class TokenStore:
         finally:
             thread_lock.release()
 
-    def _get_persisted(self, obtain: Obtain, rejected: Token | None, refresh_if: RefreshIf | None = None) -> Token:
+    def _get_persisted(
+        self, obtain: Obtain, rejected: Token | None, refresh_if: RefreshIf | None = None, *, try_only: bool = False
+    ) -> Token | None:
+        """The locked path; with ``try_only``, ``None`` when the lock is busy (a sibling is refreshing)."""
         assert self.backend is not None
         started = time.monotonic()
         acquired = False
         try:
-            with self.backend.locked(self.key, self.lock_timeout) as record:
+            with self.backend.locked(self.key, 0.0 if try_only else self.lock_timeout) as record:
                 acquired = True
                 waited = time.monotonic() - started
                 counters.lock_acquisitions += 1
@@ -251,6 +270,8 @@ class TokenStore:
                 log.debug("Token lock for %r acquired in %.3f s", self.conn_id, waited)
                 return self._refresh_locked(record, obtain, rejected, refresh_if)
         except OAuth2LockTimeout as err:
+            if try_only and not acquired:
+                return None
             if not acquired:
                 observability.incr("oauth2.lock.timeout", conn_id=self.conn_id)
                 self._audit_unlocked([observability.event(self.conn_id, "lock_timeout", error="lock_timeout")])
