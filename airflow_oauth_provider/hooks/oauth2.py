@@ -16,18 +16,24 @@ from requests.auth import AuthBase
 from airflow_oauth_provider import observability
 from airflow_oauth_provider.client_auth import client_auth_for
 from airflow_oauth_provider.discovery import with_discovered_endpoints
-from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2HttpError, OAuth2ScopeError
+from airflow_oauth_provider.exceptions import (
+    OAuth2ConfigError,
+    OAuth2Error,
+    OAuth2HttpError,
+    OAuth2ScopeError,
+    OAuth2TokenError,
+)
 from airflow_oauth_provider.grants import grant_for
 from airflow_oauth_provider.hooks.retry import ApiRetryPolicy, body_is_replayable, send_with_retries
 from airflow_oauth_provider.runtime import get_connection
 from airflow_oauth_provider.settings import OAuth2Settings, check_transport
 from airflow_oauth_provider.tokens.store import TokenStore
+from airflow_oauth_provider.tokens.token import Token
 from airflow_oauth_provider.transport import send_token_request
 
 if TYPE_CHECKING:
     from airflow_oauth_provider.grants import Grant
     from airflow_oauth_provider.protocol import TokenRequest
-    from airflow_oauth_provider.tokens.token import Token
 
 __all__ = ["OAuth2BearerAuth", "OAuth2Hook"]
 
@@ -230,6 +236,11 @@ class OAuth2Hook(BaseHook):
 
     # -- HTTP -----------------------------------------------------------------------------------
 
+    @cached_property
+    def _api_session(self) -> requests.Session:
+        """The session ``run()`` reuses, so consecutive calls keep their connection alive."""
+        return self.get_session()
+
     def get_session(self) -> requests.Session:
         """A ``requests.Session`` that sends the bearer token and refreshes once on a 401."""
         session = requests.Session()
@@ -301,7 +312,7 @@ class OAuth2Hook(BaseHook):
         check_response = options.pop("check_response", True)
         options.setdefault("timeout", self.settings.timeout)
         url = self.url_from_endpoint(endpoint)
-        session = self.get_session()
+        session = self._api_session
         policy = ApiRetryPolicy.from_settings(
             self.settings, max_retries=max_retries, retry_non_idempotent=retry_non_idempotent
         )
@@ -324,14 +335,51 @@ class OAuth2Hook(BaseHook):
             raise OAuth2HttpError(response.status_code, response.reason or "", _strip_query(response.url))
 
     def test_connection(self) -> tuple[bool, str]:
-        """Obtain a token through the same store path as tasks; report grant, expiry and scopes, never a token."""
+        """
+        Check the connection; report grant, expiry and scopes, never a token.
+
+        Grants that can be re-run unattended (client credentials, JWT bearer) obtain a token
+        through the store, as tasks do. Grants whose tokens are stored (authorization code,
+        device code, a pasted refresh token) never spend anything: Airflow's Test button runs
+        the hook under a transient connection id, where a refresh would rotate the real grant's
+        refresh token away from the stored one. For them the token endpoint is asked to accept
+        the client's credentials with a deliberately invalid grant value (``invalid_grant``
+        means they were accepted), and a stored token is reported when one is visible.
+        """
         try:
-            token = self.get_token()
+            settings = self.settings
+            if self.grant.UNATTENDED and not settings.persist_token:
+                token = self.get_token()
+                return True, f"Token obtained with {settings.grant_type}; {_describe(token)}"
+            return self._probe_client()
         except OAuth2Error as err:
             return False, str(err)
-        expiry = "unknown" if token.expires_at is None else f"in {token.expires_at - time.time():.0f} s"
-        scope = " ".join(token.scope) if token.scope else "(not stated)"
-        return True, f"Token obtained with {self.settings.grant_type}; expires {expiry}; scope: {scope}"
+
+    def _probe_client(self) -> tuple[bool, str]:
+        import secrets
+
+        settings = self.settings
+        probe = self.grant.refresh_request(Token(access_token="-", refresh_token="probe-" + secrets.token_urlsafe(24)))
+        probe.requested_scope = None
+        try:
+            send_token_request(self._token_session, probe, dataclasses.replace(settings, token_retries=0))
+        except OAuth2TokenError as err:
+            if err.error in ("invalid_client", "unauthorized_client"):
+                return False, f"The token endpoint rejected the client credentials: {err}"
+            if err.error != "invalid_grant":
+                return False, f"Unexpected answer from the token endpoint to a credentials probe: {err}"
+        else:
+            return False, "The token endpoint accepted an invalid refresh token: check extra.token_url"
+        backend = self.store.backend
+        token = backend.peek(settings.token_key) if backend is not None else None
+        stored = (
+            f"stored token: {_describe(token)}"
+            if token is not None
+            else f"authorize with `airflow oauth2 authorize {self.oauth2_conn_id}` or Connect"
+            if not self.grant.UNATTENDED
+            else "the pasted refresh token is used at the first task run"
+        )
+        return True, f"Client credentials accepted by the token endpoint ({settings.grant_type}); {stored}"
 
 
 class OAuth2BearerAuth(AuthBase):
@@ -376,6 +424,12 @@ class OAuth2BearerAuth(AuthBase):
         new_response.history.append(response)
         new_response.request = retry
         return new_response
+
+
+def _describe(token: Token) -> str:
+    expiry = "unknown" if token.expires_at is None else f"in {token.expires_at - time.time():.0f} s"
+    scope = " ".join(token.scope) if token.scope else "(not stated)"
+    return f"expires {expiry}; scope: {scope}"
 
 
 def _fingerprint(secret: str | None) -> str | None:
