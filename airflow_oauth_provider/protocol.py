@@ -147,13 +147,7 @@ def parse_token_response(
     :raises OAuth2TokenError: on an RFC 6749 §5.2 error body.
     :raises OAuth2ResponseError: on anything else that is not a valid token response.
     """
-    content_type = _header(headers, "content-type") or "(none)"
-    if status == 429 or status >= 500:
-        raise OAuth2TransportError(
-            f"token endpoint {url} answered HTTP {status} ({content_type}): {excerpt(body)}",
-            status=status,
-            retry_after=parse_retry_after(_header(headers, "retry-after")),
-        )
+    content_type = _raise_if_transient("token endpoint", status, headers, body, url)
     payload = _json_object(status, content_type, body, url)
     if "error" in payload:
         error = payload["error"]
@@ -188,6 +182,18 @@ def parse_token_response(
         conn_id=conn_id,
         refresh_expires_in_field=refresh_expires_in_field,
     )
+
+
+def _raise_if_transient(what: str, status: int, headers: Mapping[str, str], body: bytes, url: str) -> str:
+    """Raise :class:`OAuth2TransportError` on 429 and 5xx; otherwise return the content type."""
+    content_type = _header(headers, "content-type") or "(none)"
+    if status == 429 or status >= 500:
+        raise OAuth2TransportError(
+            f"{what} {url} answered HTTP {status} ({content_type}): {excerpt(body)}",
+            status=status,
+            retry_after=parse_retry_after(_header(headers, "retry-after")),
+        )
+    return content_type
 
 
 def _json_object(status: int, content_type: str, body: bytes, url: str) -> dict[str, Any]:
@@ -321,13 +327,7 @@ def parse_device_authorization_response(
     :raises OAuth2TokenError: on an RFC 6749 §5.2 error body.
     :raises OAuth2ResponseError: naming the field at fault otherwise.
     """
-    content_type = _header(headers, "content-type") or "(none)"
-    if status == 429 or status >= 500:
-        raise OAuth2TransportError(
-            f"device authorization endpoint {url} answered HTTP {status}: {excerpt(body)}",
-            status=status,
-            retry_after=parse_retry_after(_header(headers, "retry-after")),
-        )
+    content_type = _raise_if_transient("device authorization endpoint", status, headers, body, url)
     payload = _json_object(status, content_type, body, url)
     if "error" in payload and isinstance(payload["error"], str):
         description = payload.get("error_description")
