@@ -37,6 +37,12 @@ def get_oauth2_cli_commands() -> list[Any]:
             args=(conn_id, output),
         ),
         ActionCommand(
+            name="history",
+            help="Show a connection's audit trail: issued, refreshed, rotated, revoked, failures (no secrets)",
+            func=lazy_load_command("airflow_oauth_provider.cli.history.history"),
+            args=(conn_id, output),
+        ),
+        ActionCommand(
             name="revoke",
             help="Revoke the stored tokens at the server (RFC 7009) and delete them",
             func=lazy_load_command("airflow_oauth_provider.cli.commands.revoke"),
