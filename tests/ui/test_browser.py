@@ -175,7 +175,13 @@ def test_connect_in_the_browser_then_a_dag_uses_the_token(ui_deployment: Deploym
                 )
             ).to_be_visible()
             row("ui_crm").get_by_role("button", name="Test Connection").click()
-            expect(page.get_by_text(re.compile(r"Client credentials accepted by the token endpoint \(authorization_code\); authorize with"))).to_be_visible()
+            expect(
+                page.get_by_text(
+                    re.compile(
+                        r"Client credentials accepted by the token endpoint \(authorization_code\); authorize with"
+                    )
+                )
+            ).to_be_visible()
 
             # Admin > OAuth 2.0 connections opens the plugin's page in a new tab.
             page.get_by_role("button", name="Admin").click()
