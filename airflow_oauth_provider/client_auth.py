@@ -8,10 +8,13 @@ client's credentials added; none does I/O.
 from __future__ import annotations
 
 import base64
+import functools
+import json
+import logging
 import time
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from airflow_oauth_provider.exceptions import OAuth2ConfigError
@@ -29,6 +32,8 @@ __all__ = [
     "PrivateKeyJWT",
     "client_auth_for",
 ]
+
+log = logging.getLogger(__name__)
 
 CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #: Lifetime of a client assertion (RFC 7523 §3: "reasonable"); iat is backdated for clock skew.
@@ -97,35 +102,60 @@ class NoClientAuth(ClientAuth):
 
 
 class _JWTAssertion(ClientAuth):
-    """A signed client assertion (RFC 7523 §2.2, §3; OIDC Core §9): iss = sub = client_id, aud = token URL."""
+    """
+    A signed client assertion (RFC 7523 §2.2, §3; OIDC Core §9): iss = sub = client_id.
+
+    ``aud`` is the token endpoint (OIDC Core §9, RFC 7523 §3) for every endpoint the client
+    authenticates at (token, device authorization, revocation): servers identify themselves by
+    it, and a revocation URL as audience is refused by most of them.
+
+    :param client_id: the client identifier (``iss`` and ``sub``).
+    :param key: the signing key (a private key object, or the client secret for HS256).
+    :param key_id: the ``kid`` header, if the server needs it to pick the key.
+    :param audience: the ``aud`` claim; default: the URL of the request being authenticated.
+    """
 
     algorithm: str
 
-    def __init__(self, client_id: str, key: str | bytes, key_id: str | None = None) -> None:
+    def __init__(self, client_id: str, key: Any, key_id: str | None = None, *, audience: str | None = None) -> None:
         super().__init__(client_id)
         self._key = key
         self.key_id = key_id
+        self.audience = audience
 
-    def assertion(self, audience: str, now: float | None = None) -> str:
-        """A fresh client assertion for ``audience`` with a unique ``jti``."""
-        import jwt
+    def claims(self, audience: str, now: float | None = None, *, subject: str | None = None) -> dict[str, Any]:
+        """
+        The claims of a fresh assertion: a unique ``jti``, ``exp`` a minute ahead, ``iat`` backdated for skew.
 
+        :param audience: the ``aud`` claim.
+        :param now: the current epoch time (tests).
+        :param subject: the ``sub`` claim; default the client_id (client authentication).
+        """
         issued = int(time.time() if now is None else now)
-        claims = {
+        return {
             "iss": self.client_id,
-            "sub": self.client_id,
+            "sub": subject or self.client_id,
             "aud": audience,
             "jti": uuid.uuid4().hex,
             "iat": issued - ASSERTION_SKEW,
             "exp": issued + ASSERTION_LIFETIME,
         }
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """Sign ``claims`` with this client's key and algorithm."""
+        import jwt
+
         headers = {"kid": self.key_id} if self.key_id else None
         return jwt.encode(claims, self._key, algorithm=self.algorithm, headers=headers)
+
+    def assertion(self, audience: str, now: float | None = None, *, subject: str | None = None) -> str:
+        """A freshly signed assertion for ``audience`` with a unique ``jti``."""
+        return self.sign(self.claims(audience, now, subject=subject))
 
     def apply(self, request: TokenRequest) -> TokenRequest:
         request.data += [
             ("client_assertion_type", CLIENT_ASSERTION_TYPE),
-            ("client_assertion", self.assertion(request.url)),
+            ("client_assertion", self.assertion(self.audience or request.url)),
         ]
         if self.client_id:
             request.data.append(("client_id", self.client_id))
@@ -137,7 +167,9 @@ class PrivateKeyJWT(_JWTAssertion):
 
     METHOD = "private_key_jwt"
 
-    def __init__(self, client_id: str, private_key_pem: str, key_id: str | None = None) -> None:
+    def __init__(
+        self, client_id: str, private_key_pem: str, key_id: str | None = None, *, audience: str | None = None
+    ) -> None:
         from cryptography.hazmat.primitives.asymmetric import ec, rsa
         from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
@@ -151,14 +183,51 @@ class PrivateKeyJWT(_JWTAssertion):
             self.algorithm = "ES256"
         else:
             raise OAuth2ConfigError("extra.private_key", "must be an RSA key (RS256) or a P-256 EC key (ES256)")
-        super().__init__(client_id, private_key_pem, key_id)
+        super().__init__(client_id, key, key_id, audience=audience)
 
 
 class ClientSecretJWT(_JWTAssertion):
-    """``client_secret_jwt``: an assertion signed with HS256 keyed by the client secret."""
+    """
+    ``client_secret_jwt``: an assertion signed with HS256 keyed by the client secret.
+
+    The secret is the authorization server's choice: when it is shorter than the 32 bytes
+    RFC 7518 §3.2 asks for HS256, that is logged once per client instead of PyJWT's
+    per-signature ``InsecureKeyLengthWarning``.
+    """
 
     METHOD = "client_secret_jwt"
     algorithm = "HS256"
+    _warned: ClassVar[set[str]] = set()
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        key = self._key.encode() if isinstance(self._key, str) else self._key
+        if len(key) < 32 and self.client_id not in self._warned:
+            self._warned.add(self.client_id or "")
+            log.warning(
+                "The client secret of %r is %d bytes, shorter than the 32 bytes RFC 7518 §3.2 recommends for "
+                "client_secret_jwt (HS256); ask the authorization server for a longer one",
+                self.client_id,
+                len(key),
+            )
+        headers = {"kid": self.key_id} if self.key_id else None
+        payload = json.dumps(claims, separators=(",", ":")).encode()
+        token: str = _hs256().encode(payload, key, algorithm="HS256", headers=headers)
+        return token
+
+
+@functools.cache
+def _hs256() -> Any:
+    """A PyJWS that signs HS256 without the key-length warning (reported once by :class:`ClientSecretJWT`)."""
+    import jwt
+    from jwt.algorithms import HMACAlgorithm
+
+    class _ServerIssuedSecret(HMACAlgorithm):
+        def check_key_length(self, key: Any) -> str | None:
+            return None
+
+    jws = jwt.PyJWS(algorithms=[])
+    jws.register_algorithm("HS256", _ServerIssuedSecret(HMACAlgorithm.SHA256))
+    return jws
 
 
 def load_private_key(settings: OAuth2Settings) -> str:
@@ -182,7 +251,11 @@ def client_auth_for(settings: OAuth2Settings) -> ClientAuth:
     if method == "client_secret_post":
         return ClientSecretPost(client_id, settings.client_secret or "")
     if method == "client_secret_jwt":
-        return ClientSecretJWT(client_id, settings.client_secret or "", settings.private_key_id)
+        return ClientSecretJWT(
+            client_id, settings.client_secret or "", settings.private_key_id, audience=settings.token_url
+        )
     if method == "private_key_jwt":
-        return PrivateKeyJWT(client_id, load_private_key(settings), settings.private_key_id)
+        return PrivateKeyJWT(
+            client_id, load_private_key(settings), settings.private_key_id, audience=settings.token_url
+        )
     return NoClientAuth(client_id or None)

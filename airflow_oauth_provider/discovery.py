@@ -52,7 +52,12 @@ def discover(settings: OAuth2Settings, session: requests.Session | None = None) 
     """
     The authorization server metadata for ``settings.issuer`` (cached per process).
 
+    The RFC 8414 location is tried first; a 4xx there (many servers only serve one of the two)
+    moves on to the OpenID Connect location.
+
     :raises OAuth2ConfigError: when no document is found or its issuer differs.
+    :raises OAuth2TransportError: when the issuer cannot be reached.
+    :raises OAuth2ResponseError: when a document is not a JSON object or the server fails.
     """
     issuer = settings.issuer
     assert issuer is not None
@@ -64,36 +69,51 @@ def discover(settings: OAuth2Settings, session: requests.Session | None = None) 
     for url in metadata_urls(issuer):
         try:
             response = session.get(
-                url, timeout=settings.timeout, verify=settings.verify, proxies=settings.proxies or None
+                url,
+                headers={"Accept": "application/json"},
+                timeout=settings.timeout,
+                verify=settings.verify,
+                proxies=settings.proxies or None,
             )
         except requests.RequestException as exc:
             raise OAuth2TransportError(
-                f"discovery document {url} could not be fetched ({type(exc).__name__})"
+                f"discovery document {url} could not be fetched ({type(exc).__name__}); check extra.issuer, "
+                "or set the endpoint URLs (extra.token_url, ...) explicitly"
             ) from None
-        if response.status_code == 404:
-            tried.append(url)
+        if 400 <= response.status_code < 500:
+            tried.append(f"{url} (HTTP {response.status_code})")
             continue
+        if response.status_code != 200:
+            raise OAuth2ResponseError(
+                f"discovery document {url} answered HTTP {response.status_code}: {excerpt(response.content)}",
+                status=response.status_code,
+                url=url,
+            )
         try:
             document = response.json()
         except ValueError:
+            document = None
+        if not isinstance(document, dict):
             raise OAuth2ResponseError(
-                f"discovery document {url} answered HTTP {response.status_code} that is not JSON: "
-                f"{excerpt(response.content)}",
+                f"discovery document {url} is not a JSON object: {excerpt(response.content)}",
                 status=response.status_code,
                 url=url,
-            ) from None
-        if response.status_code != 200 or not isinstance(document, dict):
-            raise OAuth2ResponseError(f"discovery document {url} answered HTTP {response.status_code}", url=url)
-        if str(document.get("issuer", "")).rstrip("/") != issuer.rstrip("/"):
+            )
+        named = document.get("issuer")
+        if not isinstance(named, str) or named.rstrip("/") != issuer.rstrip("/"):
             raise OAuth2ConfigError(
                 "extra.issuer",
-                f"the discovery document at {url} names issuer {document.get('issuer')!r}, not {issuer!r} "
-                "(RFC 8414 §3.3): refusing its endpoints",
+                f"the discovery document at {url} names issuer {named!r}, not {issuer!r} "
+                "(RFC 8414 §3.3): refusing its endpoints. Set extra.issuer to the server's exact issuer",
             )
         with _lock:
             _cache[issuer] = document
         return document
-    raise OAuth2ConfigError("extra.issuer", f"no discovery document at {' or '.join(tried)}")
+    raise OAuth2ConfigError(
+        "extra.issuer",
+        f"no discovery document at {' or '.join(tried)}; check the issuer, or set the endpoint URLs "
+        "(extra.token_url, ...) explicitly",
+    )
 
 
 def with_discovered_endpoints(settings: OAuth2Settings) -> OAuth2Settings:
@@ -107,9 +127,15 @@ def with_discovered_endpoints(settings: OAuth2Settings) -> OAuth2Settings:
     found: dict[str, str] = {}
     for meta, field in missing.items():
         value = document.get(meta)
-        if isinstance(value, str) and value:
-            check_transport(value, f"discovered {meta}", settings.allow_insecure_http)
-            found[field] = value
+        if value is None:
+            continue
+        parts = urlsplit(value) if isinstance(value, str) else None
+        if parts is None or parts.scheme not in ("http", "https") or not parts.netloc or parts.fragment:
+            raise OAuth2ConfigError(
+                "extra.issuer", f"the discovery document's {meta} is not an absolute http(s) URL: {value!r:.120}"
+            )
+        check_transport(value, f"discovered {meta}", settings.allow_insecure_http)
+        found[field] = value
     if not (settings.token_url or found.get("token_url")):
         raise OAuth2ConfigError("extra.issuer", "the discovery document has no token_endpoint")
     return dataclasses.replace(settings, **found)  # type: ignore[arg-type]

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import socket
 import sys
 import threading
 import webbrowser
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import TYPE_CHECKING, Any, NoReturn
+from urllib.parse import parse_qsl, urlsplit
 
 from airflow_oauth_provider import authorization
+from airflow_oauth_provider.authorization import OAuth2AuthorizationError
 from airflow_oauth_provider.exceptions import OAuth2Error
 from airflow_oauth_provider.hooks.oauth2 import OAuth2Hook
 from airflow_oauth_provider.settings import is_loopback_host
@@ -24,8 +27,8 @@ if TYPE_CHECKING:
 __all__ = ["authorize", "revoke", "sandbox", "status"]
 
 DONE_PAGE = (
-    b"<!doctype html><title>Authorized</title><h1>Authorization received</h1>"
-    b"<p>You can close this window and return to the terminal.</p>"
+    b"<!doctype html><title>Authorization received</title><h1>Authorization received</h1>"
+    b"<p>You can close this window; the terminal shows whether the connection was authorized.</p>"
 )
 
 
@@ -33,10 +36,27 @@ def _say(text: str = "") -> None:
     print(text, flush=True)
 
 
-def _fail(err: Exception) -> None:
+def _fail(err: Exception | str) -> NoReturn:
     """One line that says what happened and what to do; exit status 1."""
-    print(f"error: {err}", file=sys.stderr, flush=True)
+    print("error: " + " ".join(str(err).split()), file=sys.stderr, flush=True)
     raise SystemExit(1)
+
+
+def _hook(conn_id: str) -> OAuth2Hook:
+    """The connection's hook, its settings read now so that a bad connection fails here, in one line."""
+    from airflow.providers.common.compat.sdk import AirflowException
+
+    hook = OAuth2Hook(oauth2_conn_id=conn_id)
+    try:
+        hook.settings  # noqa: B018 - reads and validates the connection (and discovers endpoints)
+    except OAuth2Error as err:
+        _fail(err)
+    except AirflowException as err:  # AirflowNotFoundException: no such connection
+        _fail(
+            f"{err}; define it in the UI, with `airflow connections add {conn_id} --conn-type oauth2 ...`, "
+            f"or as AIRFLOW_CONN_{conn_id.upper()}"
+        )
+    return hook
 
 
 def _summary(conn_id: str, token: Any) -> str:
@@ -69,13 +89,19 @@ class _RedirectCatcher:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                if urlsplit(self.path).path.rstrip("/") != catcher.path.rstrip("/"):
+                target = urlsplit(self.path)
+                if target.path.rstrip("/") != catcher.path.rstrip("/"):
                     self.send_error(404)
+                    return
+                if catcher._event.is_set() or not {"code", "error"} & {k for k, _ in parse_qsl(target.query)}:
+                    # Not an authorization response (a prefetch, a reload): keep waiting for the real one.
+                    self.send_error(400, "Not an authorization response")
                     return
                 catcher.received = f"{parts.scheme}://{parts.netloc}{self.path}"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/html; charset=utf-8")
                 self.send_header("Content-Length", str(len(DONE_PAGE)))
+                self.send_header("Cache-Control", "no-store")
                 self.end_headers()
                 self.wfile.write(DONE_PAGE)
                 catcher._event.set()
@@ -84,7 +110,18 @@ class _RedirectCatcher:
                 pass  # the query string carries the code
 
         host = parts.hostname or "127.0.0.1"
-        self._server = HTTPServer(("127.0.0.1" if host == "localhost" else host, parts.port or 80), Handler)
+        port = parts.port or 80
+
+        class Server(HTTPServer):
+            address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+        try:
+            self._server = Server(("127.0.0.1" if host == "localhost" else host, port), Handler)
+        except OSError as err:
+            raise OAuth2Error(
+                f"cannot listen on {host}:{port} for the redirect ({err.strerror}); free the port, or run with "
+                "--no-browser and paste the URL you are redirected to"
+            ) from None
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
@@ -97,17 +134,19 @@ class _RedirectCatcher:
 
 def authorize(args: argparse.Namespace) -> None:
     """``airflow oauth2 authorize CONN_ID``."""
-    hook = OAuth2Hook(oauth2_conn_id=args.conn_id)
+    # One "Requesting a token" line per device poll would bury the prompt; warnings still show.
+    logging.getLogger("airflow_oauth_provider.hooks.oauth2").setLevel(logging.WARNING)
+    hook = _hook(args.conn_id)
     try:
         grant_type = hook.settings.grant_type
         if grant_type == "device_code":
-            token = authorization.device_authorization(hook, _show_device_code)
+            token = authorization.device_authorization(hook, _show_device_code, timeout=args.timeout)
         elif grant_type == "authorization_code":
             token = _authorize_code(hook, args)
         else:
             raise OAuth2Error(
-                f"connection {args.conn_id!r} uses {grant_type}, which needs no user authorization; "
-                "`airflow connections test` obtains a token"
+                f"connection {args.conn_id!r} uses {grant_type}, which needs no user authorization: tasks obtain "
+                "tokens on their own. Only authorization_code and device_code connections are authorized here"
             )
     except OAuth2Error as err:
         _fail(err)
@@ -127,15 +166,19 @@ def _authorize_code(hook: OAuth2Hook, args: argparse.Namespace) -> Any:
             webbrowser.open(request.url)
         redirected = catcher.wait(args.timeout)
         if redirected is None:
-            raise OAuth2Error(
-                f"no redirect arrived within {args.timeout:.0f} s; run the command again "
-                "(or use --no-browser and paste the URL you were redirected to)"
+            raise OAuth2AuthorizationError(
+                f"no redirect arrived at {request.redirect_uri} within {args.timeout:.0f} s; nothing was stored. "
+                f"Run `airflow oauth2 authorize {hook.oauth2_conn_id}` again (or with --no-browser, and paste the "
+                "URL you were redirected to)"
             )
     else:
         _say("After approving, paste the full URL your browser was redirected to, then press Enter:")
         redirected = sys.stdin.readline().strip()
         if not redirected:
-            raise OAuth2Error("no redirect URL was pasted; nothing was stored")
+            raise OAuth2AuthorizationError(
+                f"no redirect URL was pasted; nothing was stored. Run `airflow oauth2 authorize {hook.oauth2_conn_id}` "
+                "--no-browser again and paste the whole address your browser shows after approving"
+            )
     return authorization.finish_authorization(hook, request, redirected)
 
 
@@ -148,8 +191,9 @@ def _show_device_code(device: DeviceAuthorization) -> None:
 
 def status(args: argparse.Namespace) -> None:
     """``airflow oauth2 status CONN_ID``."""
+    hook = _hook(args.conn_id)
     try:
-        info = authorization.status(OAuth2Hook(oauth2_conn_id=args.conn_id))
+        info = authorization.status(hook)
     except OAuth2Error as err:
         _fail(err)
     if args.output == "json":
@@ -162,13 +206,17 @@ def status(args: argparse.Namespace) -> None:
 
 def revoke(args: argparse.Namespace) -> None:
     """``airflow oauth2 revoke CONN_ID``."""
+    hook = _hook(args.conn_id)
     if not args.yes:
-        answer = input(f"Revoke and delete the stored tokens of {args.conn_id!r}? [y/N] ")
+        try:
+            answer = input(f"Revoke and delete the stored tokens of {args.conn_id!r}? [y/N] ")
+        except EOFError:
+            answer = ""
         if answer.strip().lower() not in ("y", "yes"):
-            _say("Nothing was changed.")
+            _say("Nothing was changed (pass -y to skip this question).")
             return
     try:
-        for line in authorization.revoke(OAuth2Hook(oauth2_conn_id=args.conn_id)):
+        for line in authorization.revoke(hook):
             _say(line)
     except OAuth2Error as err:
         _fail(err)

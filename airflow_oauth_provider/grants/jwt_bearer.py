@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-import uuid
+from functools import cached_property
 from typing import TYPE_CHECKING
 
-from airflow_oauth_provider.client_auth import ASSERTION_LIFETIME, ASSERTION_SKEW, PrivateKeyJWT, load_private_key
+from airflow_oauth_provider.client_auth import PrivateKeyJWT, load_private_key
 from airflow_oauth_provider.grants.base import Grant
 
 if TYPE_CHECKING:
@@ -33,23 +32,15 @@ class JWTBearerGrant(Grant):
     NAME = "jwt_bearer"
     GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
+    @cached_property
+    def signer(self) -> PrivateKeyJWT:
+        """Signs with ``extra.private_key`` (RS256 for RSA, ES256 for P-256), loaded once."""
+        settings = self.settings
+        return PrivateKeyJWT(settings.client_id or "", load_private_key(settings), settings.private_key_id)
+
     def assertion(self, now: float | None = None) -> str:
         """A freshly signed grant assertion."""
-        import jwt
-
-        settings = self.settings
-        signer = PrivateKeyJWT(settings.client_id or "", load_private_key(settings), settings.private_key_id)
-        issued = int(time.time() if now is None else now)
-        claims = {
-            "iss": settings.client_id,
-            "sub": settings.assertion_subject or settings.client_id,
-            "aud": self.token_url,
-            "jti": uuid.uuid4().hex,
-            "iat": issued - ASSERTION_SKEW,
-            "exp": issued + ASSERTION_LIFETIME,
-        }
-        headers = {"kid": settings.private_key_id} if settings.private_key_id else None
-        return jwt.encode(claims, load_private_key(settings), algorithm=signer.algorithm, headers=headers)
+        return self.signer.assertion(self.token_url, now, subject=self.settings.assertion_subject)
 
     def initial_request(self) -> TokenRequest:
         return self._request(self.GRANT_TYPE, [("assertion", self.assertion())])

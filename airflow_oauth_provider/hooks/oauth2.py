@@ -32,6 +32,8 @@ from airflow_oauth_provider.tokens.token import Token
 from airflow_oauth_provider.transport import send_token_request
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow_oauth_provider.grants import Grant
     from airflow_oauth_provider.protocol import TokenRequest
 
@@ -59,6 +61,7 @@ class OAuth2Hook(BaseHook):
         super().__init__(**kwargs)
         self.oauth2_conn_id = oauth2_conn_id
         self._masked: str | None = None
+        self._scope_checked: str | None = None
 
     # -- configuration -------------------------------------------------------------------------
 
@@ -177,18 +180,48 @@ class OAuth2Hook(BaseHook):
             )
 
     def _check_scope(self, request: TokenRequest, token: Token) -> None:
-        """Warn (or fail with ``require_scopes``) when fewer scopes were granted than requested."""
+        """
+        Warn when fewer scopes were granted than requested.
+
+        Never raises here: the token must reach the store first (a rotated refresh token would
+        otherwise be lost). ``require_scopes`` is enforced by :meth:`check_scopes` after saving.
+        """
         requested = request.requested_scope or ()
         missing = sorted(set(requested) - set(token.scope or requested))
+        if missing:
+            log.warning(
+                "connection %r: the server granted fewer scopes than requested; missing: %s",
+                self.oauth2_conn_id,
+                " ".join(missing),
+            )
+
+    def check_scopes(self, token: Token, required: Sequence[str] | None = None) -> None:
+        """
+        Fail early and clearly when ``token`` lacks scopes a task needs.
+
+        :param token: a stored token (from :meth:`get_token`).
+        :param required: the scopes needed; defaults to the connection's ``scope`` when
+            ``extra.require_scopes`` is true, else nothing.
+        :raises OAuth2ScopeError: naming the missing scopes and how to get them.
+        """
+        from_settings = required is None
+        if required is None:
+            required = self.settings.scope if self.settings.require_scopes else ()
+        if not required or token.scope is None:
+            return
+        missing = [s for s in dict.fromkeys(required) if s not in token.scope]
         if not missing:
             return
-        message = (
-            f"connection {self.oauth2_conn_id!r}: the server granted fewer scopes than requested; "
-            f"missing: {' '.join(missing)}"
+        fix = (
+            f"`airflow oauth2 authorize {self.oauth2_conn_id} --add-scope {' --add-scope '.join(missing)}`"
+            if not self.grant.UNATTENDED
+            else "ask the provider to grant them to the client"
         )
-        if self.settings.require_scopes:
-            raise OAuth2ScopeError(message + " (extra.require_scopes is true)")
-        log.warning("%s", message)
+        why = " (extra.require_scopes is true)" if from_settings else ""
+        raise OAuth2ScopeError(
+            f"connection {self.oauth2_conn_id!r} lacks required scopes; missing: {' '.join(missing)}{why}; "
+            f"granted: {' '.join(token.scope) or 'none'}; {fix}"
+        )
 
     def _mask(self, token: Token) -> None:
         mask_secret(token.access_token)
@@ -205,6 +238,9 @@ class OAuth2Hook(BaseHook):
         token = self.store.get(self._obtain, rejected=rejected)
         if token.access_token != self._masked:  # a sibling's token read from the store: mask it once
             self._mask(token)
+        if token.access_token != self._scope_checked:
+            self.check_scopes(token)  # after the store saved it: nothing is lost if this raises
+            self._scope_checked = token.access_token
         return token
 
     def keep_alive(self, max_idle: float | None = None) -> bool:

@@ -61,6 +61,8 @@ class OAuth2HttpOperator(BaseOperator):
     :param deferrable: send each request from the triggerer instead of holding a worker.
     :param max_retries: overrides the connection's ``api_retries``.
     :param retry_non_idempotent: overrides the connection's ``api_retry_non_idempotent``.
+    :param required_scopes: scopes the task needs; it fails before any request, naming the missing
+        ones and how to add them, when the connection's grant lacks them.
     """
 
     conn_id_field: ClassVar[str] = "oauth2_conn_id"
@@ -91,6 +93,7 @@ class OAuth2HttpOperator(BaseOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_retries: int | None = None,
         retry_non_idempotent: bool | None = None,
+        required_scopes: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -109,6 +112,7 @@ class OAuth2HttpOperator(BaseOperator):
         self.deferrable = deferrable
         self.max_retries = max_retries
         self.retry_non_idempotent = retry_non_idempotent
+        self.required_scopes = list(required_scopes or ())
 
     @cached_property
     def hook(self) -> OAuth2Hook:
@@ -187,6 +191,8 @@ class OAuth2HttpOperator(BaseOperator):
 
     def execute(self, context: Context) -> Any:
         """Send the request(s); return the filtered result (a list of them when paginating)."""
+        if self.required_scopes:
+            self.hook.check_scopes(self.hook.get_token(), self.required_scopes)
         if self.deferrable:
             self._defer(self._first_request(), [])
         return self._run_pages(context, self._first_request(), [])

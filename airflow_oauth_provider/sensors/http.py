@@ -64,6 +64,8 @@ class OAuth2HttpSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     :param max_retries: overrides the connection's ``api_retries``.
     :param retry_non_idempotent: overrides the connection's ``api_retry_non_idempotent``.
+    :param required_scopes: scopes the task needs; it fails before any request, naming the missing
+        ones and how to add them, when the connection's grant lacks them.
     """
 
     template_fields: Sequence[str] = ("endpoint", "data", "json", "headers", "request_params")
@@ -84,6 +86,7 @@ class OAuth2HttpSensor(BaseSensorOperator):
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         max_retries: int | None = None,
         retry_non_idempotent: bool | None = None,
+        required_scopes: Sequence[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -100,6 +103,7 @@ class OAuth2HttpSensor(BaseSensorOperator):
         self.deferrable = deferrable
         self.max_retries = max_retries
         self.retry_non_idempotent = retry_non_idempotent
+        self.required_scopes = list(required_scopes or ())
 
     @cached_property
     def hook(self) -> OAuth2Hook:
@@ -150,6 +154,8 @@ class OAuth2HttpSensor(BaseSensorOperator):
 
     def execute(self, context: Context) -> Any:
         """Poke (or reschedule); in deferrable mode, poke once, then wait in the triggerer."""
+        if self.required_scopes:
+            self.hook.check_scopes(self.hook.get_token(), self.required_scopes)
         if not self.deferrable:
             return super().execute(context)
         done, xcom_value = self._outcome(self.poke(context))
