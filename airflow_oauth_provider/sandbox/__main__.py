@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> int:
     server, _app = bind(config)
     url = server_url(server)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"sandbox listening on {url}", flush=True)
-    if args.ready_file:
+    if args.ready_file:  # before the line: a reader of the line may look for the file at once
         _write_ready_file(args.ready_file, url)
+    print(f"sandbox listening on {url}", flush=True)
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
