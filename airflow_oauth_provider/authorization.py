@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import requests
 
+from airflow_oauth_provider import observability
 from airflow_oauth_provider.exceptions import OAuth2ConfigError, OAuth2Error, OAuth2TokenError, OAuth2TransportError
 from airflow_oauth_provider.grants import AuthorizationCodeGrant, DeviceCodeGrant
 from airflow_oauth_provider.grants.authorization_code import AuthorizationRequest, OAuth2AuthorizationError
@@ -233,6 +234,8 @@ def revoke(hook: OAuth2Hook) -> list[str]:
             token = record.load()
             if token is not None:
                 done += _revoke_at_server(hook, token)
+                event = observability.event(hook.oauth2_conn_id, "revoked", version=token.version)
+                record.append_audit([event], None)
         if token is not None:
             backend.delete(settings.token_key)
             done.append(f"deleted Variable {settings.token_key!r}")

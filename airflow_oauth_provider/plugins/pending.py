@@ -22,9 +22,8 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken, MultiFernet
 
-from airflow_oauth_provider.exceptions import OAuth2TokenStoreError
 from airflow_oauth_provider.grants.authorization_code import AuthorizationRequest
 
 if TYPE_CHECKING:
@@ -99,20 +98,10 @@ def variable_key(state: str) -> str:
 
 
 def _fernet() -> MultiFernet:
-    """The token keys (see :mod:`airflow_oauth_provider.tokens.crypto`): the same setting, the same rotation."""
-    from airflow.providers.common.compat.sdk import conf
+    """The token keys: the same settings and rotation as stored tokens (``tokens/crypto.py``)."""
+    from airflow_oauth_provider.tokens.crypto import cipher_from_config
 
-    for section, option in (("oauth2", "token_encryption_keys"), ("core", "fernet_key")):
-        raw = conf.get(section, option, fallback="") or ""
-        keys = [k.strip() for k in raw.split(",") if k.strip()]
-        if keys:
-            try:
-                return MultiFernet([Fernet(k.encode()) for k in keys])
-            except (ValueError, TypeError):
-                raise OAuth2TokenStoreError(f"[{section}] {option} holds a value that is not a Fernet key") from None
-    raise OAuth2TokenStoreError(
-        "no encryption key: set [oauth2] token_encryption_keys (or [core] fernet_key) on the API server"
-    )
+    return cipher_from_config().fernet
 
 
 class PendingStore:

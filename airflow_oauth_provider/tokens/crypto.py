@@ -46,6 +46,11 @@ class TokenCipher:
             raise OAuth2TokenStoreError(f"{source} holds a value that is not a valid Fernet key") from None
         self.source = source
 
+    @property
+    def fernet(self) -> MultiFernet:
+        """The configured keys, for other secrets the provider keeps (pending UI authorizations)."""
+        return self._fernet
+
     def encrypt(self, token: Token) -> str:
         """The stored form of ``token``."""
         return PREFIX + self._fernet.encrypt(json.dumps(token.to_record()).encode()).decode("ascii")

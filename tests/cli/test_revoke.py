@@ -63,6 +63,9 @@ def test_revoke_ends_the_grant_and_tasks_are_told_to_reauthorize(sandbox, code_c
     with pytest.raises(OAuth2ReauthorizationRequired, match=f"`airflow oauth2 authorize {code_conn}`"):
         OAuth2Hook(oauth2_conn_id=code_conn).get_token()
     assert authorization.status(OAuth2Hook(oauth2_conn_id=code_conn))["authorized"] is False
+    hook = OAuth2Hook(oauth2_conn_id=code_conn)
+    events = [e["event"] for e in hook.store.backend.audit(hook.settings.token_key)["events"]]
+    assert events[:2] == ["authorized", "revoked"]  # the trail outlives the token
 
 
 def test_revoke_asks_first_and_a_closed_stdin_changes_nothing(sandbox, code_conn, monkeypatch, capsys):
