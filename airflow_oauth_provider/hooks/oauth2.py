@@ -262,6 +262,10 @@ class OAuth2Hook(BaseHook):
             since = token.refresh_issued_at or token.updated_at or token.issued_at
             return bool(token.refresh_token) and time.time() - since > limit
 
+        backend = self.store.backend
+        current = backend.peek(self.settings.token_key) if backend is not None else self.store.cached()
+        if current is not None and not idle(current):
+            return False  # in use: leave it alone, not even a routine refresh
         started = time.time()
         token = self.store.get(self._obtain, refresh_if=idle)
         return token.updated_at is not None and token.updated_at >= started
