@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
+# Two workers; the multi-process proofs are pinned to xdist groups (tests/conftest.py).
+PYTEST_ARGS ?= -n 2 --dist loadgroup
+
 .PHONY: install lint test demo bench services clean
 
 $(STAMP): pyproject.toml constraints.txt

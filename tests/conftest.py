@@ -49,6 +49,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+# Multi-process proofs, each pinned to one xdist worker so that two of them never compete for
+# the two cores at once; everything else is spread over the workers.
+_GROUPS = {
+    "processes": ("tests/tokens/test_concurrency.py", "tests/tokens/test_crash.py", "tests/tokens/test_lock.py"),
+    "deployments": ("tests/deployment/", "tests/dags/", "tests/ui/test_browser.py"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        for group, prefixes in _GROUPS.items():
+            if item.nodeid.startswith(prefixes):
+                item.add_marker(pytest.mark.xdist_group(group))
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Path:
     return _HOME
