@@ -509,7 +509,7 @@ def print_overhead(result: dict[str, Any]) -> None:
         ),
         ("requests.get, static header (new connection a call)", "static_oneshot", ""),
         (
-            "hook.run() (new Session a call)",
+            "hook.run() (one Session per hook)",
             "hook_run",
             f"ratio {result['ratio_run_vs_oneshot']:.3f} vs requests.get, "
             f"{result['ratio_run_vs_session']:.3f} vs static Session",
