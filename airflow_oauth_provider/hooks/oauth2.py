@@ -270,6 +270,22 @@ class OAuth2Hook(BaseHook):
         token = self.store.get(self._obtain, refresh_if=idle)
         return token.updated_at is not None and token.updated_at >= started
 
+    def scrub(self, text: str) -> str:
+        """
+        Replace this connection's own secrets in ``text`` (e.g. a response body about to be logged).
+
+        Defence in depth on top of Airflow's masker, whose patterns live in a process-global
+        object that Airflow resets at every task start.
+        """
+        token = self.store.cached()
+        secrets = [self.settings.client_secret]
+        if token is not None:
+            secrets += [token.access_token, token.refresh_token]
+        for secret in secrets:
+            if secret and len(secret) >= 5:
+                text = text.replace(secret, "***")
+        return text
+
     def get_access_token(self) -> str:
         """The access token string of :meth:`get_token`."""
         return self.get_token().access_token

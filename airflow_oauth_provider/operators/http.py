@@ -159,7 +159,7 @@ class OAuth2HttpOperator(BaseOperator):
             len(response.content),
         )
         if self.log_response:
-            self.log.info("Response body: %s", redact(response.text))
+            self.log.info("Response body: %s", self.hook.scrub(redact(response.text)))
         if self.response_check is not None:
             kwargs = determine_kwargs(self.response_check, [response], context)
             if not self.response_check(response, **kwargs):
