@@ -125,7 +125,7 @@ class OAuth2Hook(BaseHook):
         A refresh token pasted into the connection is used once; the stored tokens remember its
         fingerprint, so pasting a *new* one (after a manual re-authorization) replaces them.
         """
-        seed = _fingerprint(self.settings.refresh_token) if self.settings.grant_type == "refresh_token" else None
+        seed = _seed_digest(self.settings.refresh_token) if self.settings.grant_type == "refresh_token" else None
         if current is not None and current.refresh_token and (seed is None or current.seed == seed):
             token = self.send_token_request(self.grant.refresh_request(current), current=current)
         else:
@@ -488,7 +488,7 @@ def _describe(token: Token) -> str:
     return f"expires {expiry}; scope: {scope}"
 
 
-def _fingerprint(secret: str | None) -> str | None:
+def _seed_digest(secret: str | None) -> str | None:
     """A short, non-reversible fingerprint of a pasted refresh token (stored, never the token)."""
     if not secret:
         return None
