@@ -40,8 +40,13 @@ def test_pasted_token_is_spent_once_and_the_store_wins(fresh_sandbox, monkeypatc
         clear_process_cache()
         OAuth2Hook(oauth2_conn_id=conn_id).run("GET", "/api/items")
     latest = OAuth2Hook(oauth2_conn_id=conn_id).get_token()
-    assert latest.version == 3 and latest.refresh_token != first.refresh_token
-    assert fresh_sandbox.stats()["invalid_grant"] == 0
+    stats = fresh_sandbox.stats()
+    # At least the two expiries above were refreshed (a slow machine may add one inside the leeway);
+    # every refresh the server saw was persisted as exactly one new version, and the spent seed
+    # was never presented again (reuse detection would have answered invalid_grant).
+    assert latest.version >= 3 and latest.refresh_token != first.refresh_token
+    assert stats["token_requests"]["refresh_token"] == latest.version
+    assert stats["invalid_grant"] == 0 and stats["refresh_reuse_detected"] == 0
 
 
 def test_pasting_a_new_refresh_token_replaces_a_dead_grant(fresh_sandbox, monkeypatch):
